@@ -1,0 +1,24 @@
+"""handjax.nn: layers with hand-written forward and backward passes, a Sequential model, and the
+training loop that feeds their gradients to optax."""
+
+from nn.activations import ReLU
+from nn.conv import Conv2D
+from nn.dense import Dense
+from nn.dropout import Dropout
+from nn.losses import softmax_cross_entropy, softmax_cross_entropy_backward
+from nn.model import Sequential, count_params
+from nn.pool import MaxPool2D
+from nn.reshape import Flatten
+
+__all__ = [
+    "Conv2D",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "MaxPool2D",
+    "ReLU",
+    "Sequential",
+    "count_params",
+    "softmax_cross_entropy",
+    "softmax_cross_entropy_backward",
+]
