@@ -1,0 +1,180 @@
+"""Figures of a run, saved as PNG in the run folder (matplotlib, headless; optional):
+
+curves.png             loss and accuracy per epoch (training, and validation if any)
+confusion_matrix.png   heatmap with the count in every cell
+predictions.png        a grid of test images, predicted vs actual, mistakes in red
+mistakes.png           the most confident mistakes, with their probabilities
+classes.png            the first test image of each class
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+INSTALL_HINT = "plots skipped: matplotlib is not installed (pip install -e '.[plots]')"
+
+
+def pyplot():  # noqa: ANN201  (matplotlib is optional: no type to name without importing it)
+    """matplotlib.pyplot on the headless Agg backend, or None when matplotlib is absent."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_run_plots(
+    out_dir: Path,
+    history: Sequence[dict],
+    images: np.ndarray,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    class_names: Sequence[str],
+    confusion: np.ndarray,
+    title: str = "",
+) -> list[Path]:
+    """Write the five figures; returns their paths (empty if matplotlib is missing)."""
+    plt = pyplot()
+    if plt is None:
+        print(INSTALL_HINT)
+        return []
+    preds = probs.argmax(axis=1)
+    paths = [
+        curves(plt, out_dir / "curves.png", history, title),
+        confusion_heatmap(plt, out_dir / "confusion_matrix.png", confusion, class_names, title),
+        image_grid(
+            plt,
+            out_dir / "predictions.png",
+            images[:40],
+            labels[:40],
+            preds[:40],
+            class_names,
+            "Test images: predicted (actual)",
+        ),
+        confident_mistakes(plt, out_dir / "mistakes.png", images, labels, probs, class_names),
+        first_of_each_class(plt, out_dir / "classes.png", images, labels, class_names),
+    ]
+    return [p for p in paths if p is not None]
+
+
+def curves(plt, path: Path, history: Sequence[dict], title: str) -> Path:  # noqa: ANN001
+    epochs = [h["epoch"] for h in history]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key in zip(axes, ("loss", "accuracy"), strict=True):
+        ax.plot(epochs, [h[key] for h in history], "o-", label=f"training {key}")
+        if "val_" + key in history[0]:
+            ax.plot(epochs, [h["val_" + key] for h in history], "s--", label=f"validation {key}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.set_xticks(epochs)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(f"Training curves {title}".strip())
+    return save(plt, fig, path)
+
+
+def confusion_heatmap(plt, path: Path, cm: np.ndarray, names: Sequence[str], title: str) -> Path:  # noqa: ANN001
+    k = len(names)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * k, 0.6 + 0.7 * k))
+    ax.imshow(np.log1p(cm), cmap="Blues")  # log scale: the off-diagonal errors stay visible
+    threshold = np.log1p(cm).max() / 2
+    for t in range(k):
+        for p in range(k):
+            color = "white" if np.log1p(cm[t, p]) > threshold else "black"
+            ax.text(p, t, str(cm[t, p]), ha="center", va="center", fontsize=8, color=color)
+    ax.set_xticks(range(k), names, rotation=45, ha="right")
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"Confusion matrix {title}".strip())
+    return save(plt, fig, path)
+
+
+def image_grid(
+    plt,  # noqa: ANN001
+    path: Path,
+    images: np.ndarray,
+    labels: np.ndarray,
+    preds: np.ndarray,
+    names: Sequence[str],
+    title: str,
+    notes: Sequence[str] | None = None,
+    cols: int = 10,
+) -> Path | None:
+    n = len(images)
+    if n == 0:
+        return None
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.55 * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(images[i, :, :, 0], cmap="gray_r")
+        wrong = preds[i] != labels[i]
+        text = f"{names[preds[i]][:9]} ({names[labels[i]][:9]})"
+        if notes is not None:
+            text += f"\n{notes[i]}"
+        ax.set_title(text, fontsize=7, color="red" if wrong else "black")
+    fig.suptitle(title)
+    return save(plt, fig, path)
+
+
+def confident_mistakes(
+    plt,  # noqa: ANN001
+    path: Path,
+    images: np.ndarray,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    names: Sequence[str],
+    count: int = 20,
+) -> Path | None:
+    preds = probs.argmax(axis=1)
+    wrong = np.flatnonzero(preds != labels)
+    order = wrong[np.argsort(-probs[wrong, preds[wrong]], kind="stable")][:count]
+    notes = [f"p={probs[i, preds[i]]:.2f}" for i in order]
+    return image_grid(
+        plt,
+        path,
+        images[order],
+        labels[order],
+        preds[order],
+        names,
+        f"Most confident mistakes ({len(wrong)} in all): predicted (actual)",
+        notes,
+    )
+
+
+def first_of_each_class(
+    plt,  # noqa: ANN001
+    path: Path,
+    images: np.ndarray,
+    labels: np.ndarray,
+    names: Sequence[str],
+) -> Path | None:
+    firsts = [int(np.flatnonzero(labels == c)[0]) for c in range(len(names)) if np.any(labels == c)]
+    if not firsts:
+        return None
+    fig, axes = plt.subplots(1, len(firsts), figsize=(1.4 * len(firsts), 1.9), squeeze=False)
+    for ax, i in zip(axes.flat, firsts, strict=True):
+        ax.imshow(images[i, :, :, 0], cmap="gray_r")
+        ax.set_title(names[labels[i]], fontsize=8)
+        ax.axis("off")
+    fig.suptitle("First test image of each class")
+    return save(plt, fig, path)
+
+
+def save(plt, fig, path: Path) -> Path:  # noqa: ANN001
+    """Save atomically (a temporary name, then rename) and close the figure."""
+    tmp = path.with_name(f".{path.name}.part")
+    fig.tight_layout()
+    fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    tmp.replace(path)
+    return path

@@ -1,0 +1,200 @@
+"""The training loop shared by every experiment: a jitted step (forward, loss, explicit backward,
+optax update) and a jitted evaluation, both gathering their batches from arrays already on the
+device.
+
+Shapes: N examples, B batch size, K classes; X (N, ...) and Y (N,) live on the device.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from data.batches import DeviceArrays, batches, num_batches
+from nn.losses import softmax_cross_entropy, softmax_cross_entropy_backward
+from nn.model import ModelParams, Sequential
+from nn.progress import ProgressBar
+
+Array = jax.Array
+
+
+class TrainState(NamedTuple):
+    params: ModelParams  # one dict of arrays per layer
+    opt_state: Any  # the optax optimizer's state, same leaves as params (Adam: mu, nu, count)
+    key: Array  # PRNG key; split once per step for the step's dropout masks
+
+
+class EpochSums(NamedTuple):
+    """Running totals of one epoch, kept on the device so that no step waits for the host."""
+
+    loss: Array  # () float32, sum over steps of (batch loss x real examples in the batch)
+    correct: Array  # () float32, correctly classified real examples
+    count: Array  # () float32, real examples seen
+    steps: Array  # () int32, steps taken
+    first_bad: Array  # () int32, first step whose loss was NaN or infinite, -1 if none
+
+    @staticmethod
+    def zeros() -> EpochSums:
+        f32 = lambda: jnp.zeros((), jnp.float32)  # noqa: E731  (distinct buffers: all donated)
+        return EpochSums(f32(), f32(), f32(), jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32))
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def adam(lr: float | optax.Schedule) -> optax.GradientTransformation:
+    """Adam with Keras's defaults (beta1 0.9, beta2 0.999, epsilon 1e-7)."""
+    return optax.adam(lr, b1=0.9, b2=0.999, eps=1e-7)
+
+
+def one_cycle(peak_lr: float, total_steps: int, warmup_fraction: float = 0.2) -> optax.Schedule:
+    """Linear warm-up from peak/25 to the peak over the first steps, then cosine decay to
+    peak/2500 (the one-cycle policy of Smith & Topin, as in fast.ai and PyTorch)."""
+    return optax.cosine_onecycle_schedule(
+        total_steps, peak_lr, pct_start=warmup_fraction, div_factor=25.0, final_div_factor=100.0
+    )
+
+
+def init_state(
+    model: Sequential, optimizer: optax.GradientTransformation, in_shape: tuple, *, seed: int
+) -> TrainState:
+    init_key, train_key = jax.random.split(jax.random.key(seed))
+    params, _ = model.init(init_key, in_shape)
+    return TrainState(params, optimizer.init(params), train_key)
+
+
+def make_train_step(
+    model: Sequential, optimizer: optax.GradientTransformation
+) -> Callable[..., tuple[TrainState, EpochSums]]:
+    """step(state, sums, data, index, weight) -> (state, sums), jitted, with the state and the
+    sums donated so that XLA updates the parameters and Adam's moments in place."""
+
+    def step(
+        state: TrainState, sums: EpochSums, data: DeviceArrays, index: Array, weight: Array
+    ) -> tuple[TrainState, EpochSums]:
+        key, dropout_key = jax.random.split(state.key)
+        x, y = data.x[index], data.y[index]  # (B, ...), (B,) gathered on the device
+        logits, caches = model.forward(state.params, x, key=dropout_key, train=True)
+        loss, loss_cache = softmax_cross_entropy(logits, y, weight)
+        grads, _ = model.backward(state.params, caches, softmax_cross_entropy_backward(loss_cache))
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+
+        real = jnp.sum(weight)
+        hit = jnp.sum(weight * (jnp.argmax(logits, axis=-1) == y))
+        bad = ~jnp.isfinite(loss) & (sums.first_bad < 0)
+        sums = EpochSums(
+            loss=sums.loss + loss * real,
+            correct=sums.correct + hit,
+            count=sums.count + real,
+            steps=sums.steps + 1,
+            first_bad=jnp.where(bad, sums.steps, sums.first_bad),
+        )
+        return TrainState(params, opt_state, key), sums
+
+    return jax.jit(step, donate_argnums=(0, 1))
+
+
+def make_eval_step(model: Sequential) -> Callable[..., tuple[Array, Array]]:
+    """eval(params, data, index, weight) -> (weighted loss per example (B,), probs (B, K))."""
+
+    def evaluate_batch(
+        params: ModelParams, data: DeviceArrays, index: Array, weight: Array
+    ) -> tuple[Array, Array]:
+        logits, _ = model.forward(params, data.x[index], train=False)
+        shifted = logits - jnp.max(logits, axis=-1, keepdims=True)
+        log_probs = shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True))
+        nll = -jnp.take_along_axis(log_probs, data.y[index][:, None], axis=-1)[:, 0]
+        return nll * weight, jnp.exp(log_probs)
+
+    return jax.jit(evaluate_batch)
+
+
+class Evaluation(NamedTuple):
+    loss: float  # mean cross-entropy
+    accuracy: float  # fraction correct
+    probs: np.ndarray  # (N, K) softmax probabilities, in dataset order
+    predictions: np.ndarray  # (N,) int32 argmax class
+
+
+def evaluate(
+    eval_step: Callable, params: ModelParams, data: DeviceArrays, batch_size: int
+) -> Evaluation:
+    """Loss, accuracy and class probabilities over a whole split, in fixed-size batches (the
+    last one padded with weight 0, so one compilation serves every batch)."""
+    n = data.y.shape[0]
+    batch_size = min(batch_size, n)
+    nll, probs = [], []
+    for b in batches(n, batch_size, shuffle=False, drop_last=False):
+        losses, p = eval_step(params, data, b.index, b.weight)
+        real = int(b.weight.sum())
+        nll.append(losses[:real])
+        probs.append(p[:real])
+    probs_np = np.asarray(jnp.concatenate(probs))
+    preds = probs_np.argmax(axis=-1).astype(np.int32)
+    labels = np.asarray(data.y)
+    return Evaluation(
+        loss=float(jnp.sum(jnp.concatenate(nll))) / n,
+        accuracy=float(np.mean(preds == labels)),
+        probs=probs_np,
+        predictions=preds,
+    )
+
+
+class EpochResult(NamedTuple):
+    loss: float
+    accuracy: float
+    seconds: float
+
+
+def train_epoch(
+    train_step: Callable,
+    state: TrainState,
+    data: DeviceArrays,
+    *,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    drop_last: bool = True,
+    progress: ProgressBar | None = None,
+    check_every: int = 200,
+) -> tuple[TrainState, EpochResult]:
+    """One pass over ``data`` in the seeded order of ``epoch``. Raises TrainingDiverged, naming
+    the epoch and step, as soon as a check finds a non-finite loss. Checks run every
+    ``check_every`` steps, whenever the live progress line refreshes, and at the end of the
+    epoch; in between, steps are dispatched without waiting for the device."""
+    n = data.y.shape[0]
+    total = num_batches(n, batch_size, drop_last)
+    sums = EpochSums.zeros()
+    start = time.perf_counter()
+    for i, b in enumerate(batches(n, batch_size, seed=seed, epoch=epoch, drop_last=drop_last)):
+        state, sums = train_step(state, sums, data, b.index, b.weight)
+        live = progress is not None and progress.due()
+        if live or (i + 1) % check_every == 0:
+            host = jax.device_get(sums)
+            check_finite(host, epoch)
+            if live:
+                progress.update(i + 1, total, host.loss / host.count, host.correct / host.count)
+    host = jax.device_get(sums)
+    seconds = time.perf_counter() - start
+    check_finite(host, epoch)
+    return state, EpochResult(
+        float(host.loss / host.count), float(host.correct / host.count), seconds
+    )
+
+
+def check_finite(sums: EpochSums, epoch: int) -> None:
+    if int(sums.first_bad) >= 0 or not math.isfinite(float(sums.loss)):
+        step = int(sums.first_bad) + 1 if int(sums.first_bad) >= 0 else int(sums.steps)
+        raise TrainingDiverged(
+            f"the training loss became NaN or infinite at epoch {epoch + 1}, step {step}; "
+            "lower the learning rate (--lr)"
+        )
