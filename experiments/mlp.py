@@ -1,0 +1,29 @@
+"""The seed's MLP: Dense 128 ReLU, Dense 128 ReLU, Dropout 0.25, Dense 10 softmax, trained with
+Adam (Keras defaults, constant learning rate 1e-3) and categorical cross-entropy for 10 epochs
+at batch 512, as that seed's README does.
+
+    python -m experiments.mlp [--dataset {mnist,fashion-mnist}] [--epochs N] ...
+"""
+
+from __future__ import annotations
+
+import sys
+
+from experiments.common import RunConfig, main
+from nn import Dense, Dropout, Flatten, ReLU, Sequential
+
+DEFAULTS = RunConfig(epochs=10, batch_size=512, lr=1e-3, schedule="constant")
+
+
+def build_model(num_classes: int) -> Sequential:
+    return Sequential([
+        Flatten(),                      # (784,)
+        Dense(128), ReLU(),
+        Dense(128), ReLU(),
+        Dropout(0.25),
+        Dense(num_classes),             # softmax lives in the loss
+    ])  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main("mlp", __doc__, build_model, DEFAULTS))

@@ -1,0 +1,22 @@
+"""Softmax regression: one dense layer on the flattened image, no hidden layer (a seed's
+"simple neural network").
+
+    python -m experiments.softmax [--dataset {mnist,fashion-mnist}] [--epochs N] ...
+"""
+
+from __future__ import annotations
+
+import sys
+
+from experiments.common import RunConfig, main
+from nn import Dense, Flatten, Sequential
+
+DEFAULTS = RunConfig(epochs=10, batch_size=128, lr=1e-2)
+
+
+def build_model(num_classes: int) -> Sequential:
+    return Sequential([Flatten(), Dense(num_classes)])  # 784 -> logits
+
+
+if __name__ == "__main__":
+    sys.exit(main("softmax", __doc__, build_model, DEFAULTS))
