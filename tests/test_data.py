@@ -229,7 +229,11 @@ def test_download_falls_through_404_and_corrupt_mirrors_to_verified_files(
         assert hashlib.sha256(paths[f.name].read_bytes()).hexdigest() == f.sha256
 
 
-def test_download_with_all_mirrors_failing_raises_the_offline_message(mirror_server, tmp_path):
+def test_download_with_all_mirrors_failing_raises_the_offline_message(
+    mirror_server, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # nothing found elsewhere
+    monkeypatch.delenv("HANDJAX_DATA_DIR", raising=False)
     info = get_dataset("mnist")
     MirrorHandler.files = {f.name: b"not the file" for f in info.files}
     mirrors = [
