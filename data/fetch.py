@@ -101,7 +101,11 @@ def download(
     timeout: float,
     progress: bool,
 ) -> Path:
-    """Fetch one file from the first mirror that serves the right bytes."""
+    """Fetch one file from the first mirror that serves the right bytes. Offline (no mirrors)
+    nothing is created; a folder made here and left empty by failed downloads is removed."""
+    if not mirrors:
+        raise MissingDataError(offline_message(info, folder, "the files are missing"))
+    created = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -117,8 +121,9 @@ def download(
             errors.append(f"{url}: {e}")
             if progress:
                 print(f"  {url} failed: {e}", file=sys.stderr)
-    last = errors[-1] if errors else "no mirrors"
-    raise MissingDataError(offline_message(info, folder, f"download failed ({last})"))
+    if created and not any(folder.iterdir()):
+        folder.rmdir()
+    raise MissingDataError(offline_message(info, folder, f"download failed ({errors[-1]})"))
 
 
 def fetch_verified(

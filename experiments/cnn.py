@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import sys
 
-from experiments.common import RunConfig, main
+from experiments.cli import RunConfig
+from experiments.common import main
 from nn import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
 
 DEFAULTS = RunConfig(

@@ -18,19 +18,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from data import DATASETS
-from experiments import cnn, hidden, mlp, seed_cnn, softmax
-from experiments.common import (
+from experiments.cli import (
     CliParser,
     UsageError,
     guarded,
     positive_int,
     prepare_out_dir,
-    run,
     write_json,
 )
+from experiments.common import train
 from experiments.plots import pyplot, save
-
-EXPERIMENTS = {m.__name__.rsplit(".", 1)[1]: m for m in (softmax, hidden, mlp, seed_cnn, cnn)}
+from experiments.registry import EXPERIMENTS
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -89,7 +87,7 @@ def train_all(args: argparse.Namespace, out: Path) -> list[dict]:
                 cfg = replace(cfg, epochs=args.epochs)
             print(f"== {name} on {dataset}: {cfg.epochs} epochs at batch {cfg.batch_size}")
             folder, _ = prepare_out_dir(str(folder), name)
-            results.append(run(name, module.build_model, cfg, folder))
+            results.append(train(name, module.build_model, cfg, folder))
     return results
 
 
@@ -175,8 +173,12 @@ def chart(rows: list[dict], path: Path) -> Path | None:
 
 
 def compare(args: argparse.Namespace) -> None:
-    out, _ = prepare_out_dir(args.out, "compare")
-    results = read_runs(args.runs) if args.runs else train_all(args, out)
+    if args.runs:
+        results = read_runs(args.runs)  # validate before creating anything
+        out, _ = prepare_out_dir(args.out, "compare")
+    else:
+        out, _ = prepare_out_dir(args.out, "compare")
+        results = train_all(args, out)
     rows = rows_of(results)
     text = table(rows)
     print(text)

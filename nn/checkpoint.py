@@ -1,8 +1,10 @@
-"""Checkpoints: any pytree of arrays (parameters, optimizer state, PRNG keys) saved as one .npz,
-written atomically, and loaded back only into a tree of the same structure and shapes.
+"""Checkpoints: a pytree of arrays (parameters, optimizer state, PRNG key) saved as one .npz,
+written atomically (temporary file, then rename), and loaded back only into a tree of the same
+structure, shapes and dtypes.
 
-The file holds the leaves as ``leaf_0000, leaf_0001, ...`` plus ``__meta__``, a JSON string with
-the tree structure and whatever the caller adds (model description, epoch, ...).
+Each array is stored under its tree path, e.g. ``.params[0]['w']`` or ``.opt_state[0].mu[2]['b']``,
+so a file is self-describing and a subtree (just the parameters) can be loaded on its own.
+``__meta__`` holds a JSON header: whatever the caller adds (model, epoch, configuration, ...).
 """
 
 from __future__ import annotations
@@ -19,59 +21,67 @@ import numpy as np
 
 from data.idx import atomic_write
 
+META = "__meta__"
+READ_ERRORS = (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError)
+
 
 class CheckpointError(RuntimeError):
-    """A checkpoint is damaged or belongs to another model."""
+    """A checkpoint is missing, damaged, or belongs to another model."""
 
 
-def _to_numpy(leaf: Any) -> np.ndarray:
-    if isinstance(leaf, jax.Array) and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-        return np.asarray(jax.random.key_data(leaf))
-    return np.asarray(leaf)
+def is_key(leaf: Any) -> bool:
+    return isinstance(leaf, jax.Array) and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+
+
+def to_numpy(leaf: Any) -> np.ndarray:
+    return np.asarray(jax.random.key_data(leaf)) if is_key(leaf) else np.asarray(leaf)
 
 
 def save_checkpoint(path: str | os.PathLike, tree: Any, meta: dict | None = None) -> None:
-    leaves, treedef = jax.tree_util.tree_flatten(tree)
-    arrays = {f"leaf_{i:04d}": _to_numpy(leaf) for i, leaf in enumerate(leaves)}
-    header = {"treedef": str(treedef), **(meta or {})}
+    entries = {jax.tree_util.keystr(kp): to_numpy(leaf)
+               for kp, leaf in jax.tree_util.tree_leaves_with_path(tree)}  # fmt: skip
     buf = io.BytesIO()
-    np.savez(buf, __meta__=np.array(json.dumps(header)), **arrays)
+    np.savez(buf, **{META: np.array(json.dumps(meta or {}))}, **entries)
     atomic_write(Path(path), buf.getvalue())
 
 
 def read_meta(path: str | os.PathLike) -> dict:
-    """The JSON header of a checkpoint (raises CheckpointError when unreadable)."""
+    """The JSON header of a checkpoint; CheckpointError when the file is missing or unreadable."""
     try:
         with np.load(path, allow_pickle=False) as f:
-            return json.loads(str(f["__meta__"]))
+            return json.loads(str(f[META]))
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint") from None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
-        raise CheckpointError(f"{path}: damaged or not a checkpoint ({e})") from None
+    except READ_ERRORS as e:
+        raise CheckpointError(f"{path}: damaged or not a checkpoint ({type(e).__name__})") from None
 
 
-def load_checkpoint(path: str | os.PathLike, like: Any) -> tuple[Any, dict]:
-    """Load a tree saved by ``save_checkpoint`` into the structure of ``like``, checking that the
-    structure, every shape and every dtype agree. Returns (tree, meta)."""
+def load_checkpoint(path: str | os.PathLike, like: Any, prefix: str = "") -> tuple[Any, dict]:
+    """Load into the structure of ``like`` the entries stored under ``prefix`` + each path of
+    ``like`` (prefix ".params" loads the parameters of a saved TrainState). Every entry must
+    exist with the same shape and dtype. Returns (tree, meta)."""
     meta = read_meta(path)
-    leaves, treedef = jax.tree_util.tree_flatten(like)
-    if meta.get("treedef") != str(treedef):
-        raise CheckpointError(f"{path}: saved from a different model (parameter layout differs)")
+    paths_leaves = jax.tree_util.tree_leaves_with_path(like)
+    out = []
     try:
         with np.load(path, allow_pickle=False) as f:
-            arrays = [f[f"leaf_{i:04d}"] for i in range(len(leaves))]
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
-        raise CheckpointError(f"{path}: damaged checkpoint ({e})") from None
-    out = []
-    for i, (saved, ref) in enumerate(zip(arrays, leaves, strict=True)):
-        is_key = isinstance(ref, jax.Array) and jax.dtypes.issubdtype(
-            ref.dtype, jax.dtypes.prng_key
-        )
-        want = _to_numpy(ref)
-        if saved.shape != want.shape or saved.dtype != want.dtype:
-            raise CheckpointError(
-                f"{path}: entry {i} is {saved.dtype}{list(saved.shape)}, the model expects "
-                f"{want.dtype}{list(want.shape)}; it was saved from a different model"
-            )
-        out.append(jax.random.wrap_key_data(saved) if is_key else jax.numpy.asarray(saved))
+            stored = set(f.files)
+            for kp, ref in paths_leaves:
+                name = prefix + jax.tree_util.keystr(kp)
+                if name not in stored:
+                    raise CheckpointError(
+                        f"{path}: has no entry {name}; it was saved from a different model"
+                    )
+                saved, want = f[name], to_numpy(ref)
+                if saved.shape != want.shape or saved.dtype != want.dtype:
+                    raise CheckpointError(
+                        f"{path}: {name} is {saved.dtype}{list(saved.shape)} but the model "
+                        f"expects {want.dtype}{list(want.shape)}; saved from a different model"
+                    )
+                out.append(
+                    jax.random.wrap_key_data(saved) if is_key(ref) else jax.numpy.asarray(saved)
+                )
+    except READ_ERRORS as e:
+        raise CheckpointError(f"{path}: damaged checkpoint ({type(e).__name__}: {e})") from None
+    treedef = jax.tree_util.tree_structure(like)
     return jax.tree_util.tree_unflatten(treedef, out), meta

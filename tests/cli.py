@@ -11,15 +11,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_module(module: str, *args: str, timeout: float = 600, env: dict | None = None):
-    full_env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1", **(env or {})}
+def command_env(env: dict | None = None) -> dict:
+    """The environment of a command under test: headless plots, unbuffered output, the repo
+    importable from any working folder, plus ``env``."""
+    base = {"MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+    return {**os.environ, **base, **(env or {})}
+
+
+def run_module(
+    module: str, *args: str, timeout: float = 600, env: dict | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", module, *map(str, args)],
-        cwd=ROOT,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=full_env,
+        env=command_env(env),
     )
 
 

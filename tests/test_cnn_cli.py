@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.cli import assert_one_line_error, assert_real_image, run_module
+from tests.cli import assert_real_image, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -50,64 +50,3 @@ def test_writes_the_figures(one_epoch_run):
     _, out = one_epoch_run
     for name in ("curves", "confusion_matrix", "predictions", "mistakes", "classes"):
         assert_real_image(out / f"{name}.png")
-
-
-@pytest.mark.parametrize(
-    ("args", "needles"),
-    [
-        (["--dataset", "cifar10"], ["invalid choice: 'cifar10'"]),
-        (["--epochs", "0"], ["--epochs", "positive integer"]),
-        (["--batch-size", "-3"], ["--batch-size", "positive integer"]),
-        (["--lr", "nan"], ["--lr", "positive finite"]),
-        (["--batch-size", "60001"], ["--batch-size 60001 is larger than the 60000"]),
-    ],
-)
-def test_bad_options_get_one_clear_line(args, needles, shared_data_dir, tmp_path):
-    out = tmp_path / "never"
-    proc = run_module(
-        "experiments.cnn", "--data-dir", shared_data_dir, "--offline", "--out", out, *args
-    )
-    assert_one_line_error(proc, *needles)
-    assert not out.exists()
-
-
-def test_missing_data_offline_names_the_folder_and_files(tmp_path):
-    proc = run_module(
-        "experiments.cnn",
-        "--data-dir",
-        tmp_path / "empty",
-        "--offline",
-        "--out",
-        tmp_path / "out",
-        env={"XDG_CACHE_HOME": str(tmp_path / "c"), "HANDJAX_DATA_DIR": ""},
-    )
-    assert_one_line_error(proc, str(tmp_path / "empty" / "mnist"), "train-images-idx3-ubyte.gz")
-    assert not (tmp_path / "out").exists()
-
-
-def test_unwritable_output_folder_is_refused_before_training(shared_data_dir, tmp_path):
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    proc = run_module(
-        "experiments.cnn", "--data-dir", shared_data_dir, "--offline", "--out", blocker / "run"
-    )
-    assert_one_line_error(proc, "cannot write to the output folder", "--out")
-    assert "Epoch" not in proc.stdout
-
-
-def test_nan_loss_stops_the_run_naming_epoch_and_step(shared_data_dir, tmp_path):
-    out = tmp_path / "run"
-    proc = run_module(
-        "experiments.cnn",
-        "--data-dir",
-        shared_data_dir,
-        "--offline",
-        "--lr",
-        "1e15",
-        "--schedule",
-        "constant",
-        "--out",
-        out,
-    )
-    assert_one_line_error(proc, "NaN or infinite at epoch 1, step", "--lr")
-    assert not out.exists()  # the folder it created is removed: nothing half-written

@@ -1,0 +1,170 @@
+"""Predict the class of your own images (PNG, JPEG, ...) with a trained checkpoint.
+
+    python -m experiments.predict IMAGE [IMAGE ...] [--checkpoint PATH] [--show]
+
+Each image is turned into an MNIST-like input the way MNIST itself was made: grayscale, inverted
+when the background is light (MNIST digits are light on black), cropped to the digit's bounding
+box, scaled to fit 20x20 keeping its aspect ratio, and placed in a 28x28 field so that its centre
+of mass sits at the centre. Without --checkpoint the newest runs/cnn-*/checkpoint.npz is used.
+``--show`` saves IMAGE's preprocessed 28x28 beside the original as <name>-preprocessed.png.
+Needs Pillow: pip install -e '.[image]'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from experiments.cli import CliParser, UsageError, guarded
+from experiments.common import CHECKPOINT
+from experiments.registry import EXPERIMENTS
+from nn.checkpoint import load_checkpoint, read_meta
+
+INK = 0.2  # a pixel is part of the digit above this fraction of the image's contrast
+NOISE = 0.05  # below this fraction of the contrast a pixel is background
+
+
+def pillow():  # noqa: ANN201  (Pillow is optional)
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:
+        raise UsageError("predicting images needs Pillow: pip install -e '.[image]'") from None
+    return Image, UnidentifiedImageError
+
+
+def read_gray(path: Path) -> np.ndarray:
+    """The image as float32 (H, W) in [0, 1]; one clear error for anything unreadable."""
+    image_mod, unidentified = pillow()
+    try:
+        with image_mod.open(path) as im:
+            return np.asarray(im.convert("L"), np.float32) / 255.0
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except (unidentified, OSError, ValueError) as e:
+        raise UsageError(f"{path}: not a readable image ({type(e).__name__})") from None
+
+
+def to_mnist(gray: np.ndarray, name: str = "image") -> np.ndarray:
+    """(H, W) grayscale in [0, 1] -> (28, 28) float32, light digit on black, as in MNIST."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    light = np.median(border) > 0.5
+    img = 1.0 - gray if light else gray  # light background: invert
+    background = float(np.median(1.0 - border if light else border))
+    hi = float(img.max())
+    if hi - background < 0.05:
+        raise UsageError(f"{name}: the image is blank, no digit found")
+    img = np.clip((img - background) / (hi - background), 0.0, 1.0)  # background 0, ink 1
+    img[img < NOISE] = 0.0  # paper texture and JPEG noise: MNIST's background is exactly 0
+    rows, cols = np.flatnonzero((img > INK).any(axis=1)), np.flatnonzero((img > INK).any(axis=0))
+    crop = img[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+    h, w = crop.shape
+    scale = 20.0 / max(h, w)  # the longer side becomes 20 pixels
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))  # PIL wants (width, height)
+    image_mod, _ = pillow()
+    small = image_mod.fromarray(np.uint8(np.round(crop * 255))).resize(
+        size, image_mod.Resampling.LANCZOS
+    )
+    patch = np.asarray(small, np.float32) / 255.0  # (h', w'), both <= 20
+
+    mass = patch.sum()
+    cy = float((patch.sum(axis=1) * np.arange(patch.shape[0])).sum() / mass)
+    cx = float((patch.sum(axis=0) * np.arange(patch.shape[1])).sum() / mass)
+    top = int(np.clip(round(13.5 - cy), 0, 28 - patch.shape[0]))  # centre of mass to (13.5, 13.5)
+    left = int(np.clip(round(13.5 - cx), 0, 28 - patch.shape[1]))
+    out = np.zeros((28, 28), np.float32)
+    out[top : top + patch.shape[0], left : left + patch.shape[1]] = patch
+    return out
+
+
+def newest_checkpoint() -> Path:
+    found = sorted(Path("runs").glob(f"cnn-*/{CHECKPOINT}"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise UsageError(
+            "no checkpoint found: train one with `python -m experiments.cnn` "
+            f"(it writes runs/cnn-<time>/{CHECKPOINT}), then pass --checkpoint PATH"
+        )
+    return found[-1]
+
+
+def load_model(path: Path):  # noqa: ANN201  (returns (model, params, meta))
+    meta = read_meta(path)
+    module = EXPERIMENTS.get(meta.get("experiment", ""))
+    if module is None or "class_names" not in meta:
+        raise UsageError(f"{path} is not a checkpoint of one of: {', '.join(EXPERIMENTS)}")
+    model = module.build_model(len(meta["class_names"]))
+    like, _ = model.init(jax.random.key(0), tuple(meta["in_shape"]))
+    params, _ = load_checkpoint(path, like, prefix=".params")
+    return model, params, meta
+
+
+def save_side_by_side(original: np.ndarray, processed: np.ndarray, path: Path) -> Path:
+    """The original (grayscale, 280 px high) and the 28x28 input (x10), side by side."""
+    image_mod, _ = pillow()
+    left = image_mod.fromarray(np.uint8(original * 255))
+    left = left.resize((max(1, round(left.width * 280 / left.height)), 280))
+    right = image_mod.fromarray(np.uint8(processed * 255)).resize(
+        (280, 280), image_mod.Resampling.NEAREST
+    )
+    canvas = image_mod.new("L", (left.width + 300, 280), 128)
+    canvas.paste(left, (0, 0))
+    canvas.paste(right, (left.width + 20, 0))
+    out = path.with_name(f"{path.stem}-preprocessed.png")
+    try:
+        canvas.save(out)
+    except OSError as e:
+        raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
+    return out
+
+
+def predict(images: Sequence[str], checkpoint: str | None, show: bool) -> None:
+    grays = [read_gray(Path(p)) for p in images]  # check every input before any work
+    batch = np.stack([to_mnist(g, p) for g, p in zip(grays, images, strict=True)])[..., None]
+    path = Path(checkpoint) if checkpoint else newest_checkpoint()
+    model, params, meta = load_model(path)
+    names = meta["class_names"]
+    batch = (batch - np.float32(meta["mean"])) / np.float32(meta["std"])
+    logits, _ = model.forward(params, jax.numpy.asarray(batch), train=False)
+    probs = np.asarray(jax.nn.softmax(logits, axis=-1))
+    print(f"Checkpoint: {path} ({meta['experiment']}, {len(names)} classes)")
+    for p, gray, row, x in zip(images, grays, probs, batch, strict=True):
+        best = int(row.argmax())
+        print(f"{p}: {names[best]} (probability {row[best]:.4f})")
+        print("  " + "  ".join(f"{n}: {q:.4f}" for n, q in zip(names, row, strict=True)))
+        if show:
+            x01 = x[..., 0] * np.float32(meta["std"]) + np.float32(meta["mean"])
+            print(f"  saved {save_side_by_side(gray, np.clip(x01, 0, 1), Path(p))}")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = CliParser(
+        prog="python -m experiments.predict",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or JPEG files")
+    p.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        help=f"a run's {CHECKPOINT} (default: the newest runs/cnn-*/{CHECKPOINT})",
+    )
+    p.add_argument(
+        "--show",
+        action="store_true",
+        help="save each preprocessed 28x28 beside its original as a PNG",
+    )
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    return guarded(lambda: predict(args.images, args.checkpoint, args.show))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

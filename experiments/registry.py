@@ -1,0 +1,9 @@
+"""Every experiment by name: its module has ``build_model(num_classes)`` and ``DEFAULTS``."""
+
+from types import ModuleType
+
+from experiments import cnn, hidden, mlp, seed_cnn, softmax
+
+EXPERIMENTS: dict[str, ModuleType] = {
+    m.__name__.rsplit(".", 1)[1]: m for m in (softmax, hidden, mlp, seed_cnn, cnn)
+}

@@ -1,0 +1,94 @@
+"""experiments.predict: MNIST-like preprocessing, and predictions on digits rendered from the
+MNIST test set and on synthetic images."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from experiments.predict import to_mnist
+from tests.cli import run_module
+
+PIL = pytest.importorskip("PIL.Image")
+
+
+def centre_of_mass(img):
+    ys, xs = np.indices(img.shape)
+    return (ys * img).sum() / img.sum(), (xs * img).sum() / img.sum()
+
+
+@given(
+    st.integers(10, 60), st.integers(10, 60), st.integers(0, 40), st.integers(0, 40), st.booleans()
+)
+def test_preprocessing_fits_20x20_centres_mass_and_inverts_light_backgrounds(
+    h, w, top, left, light
+):
+    canvas = np.zeros((h + top + 10, w + left + 10), np.float32)
+    canvas[top : top + h, left : left + w] = 1.0  # a solid "digit"
+    canvas[top + h // 2, left : left + w // 2] = 0.0  # not symmetric
+    image = 1.0 - canvas if light else canvas
+    out = to_mnist(image)
+    assert out.shape == (28, 28) and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0 and out.max() > 0.9  # light digit on black
+    rows, cols = np.flatnonzero(out.any(axis=1)), np.flatnonzero(out.any(axis=0))
+    assert max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) == 20  # longer side is 20
+    cy, cx = centre_of_mass(out)
+    assert abs(cy - 13.5) <= 1.0 and abs(cx - 13.5) <= 1.0
+    assert out[0].sum() == 0 and out[:, 0].sum() == 0  # background is black
+
+
+@pytest.fixture(scope="module")
+def checkpoint(shared_data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("predict") / "run"
+    proc = run_module(
+        "experiments.cnn",
+        "--data-dir",
+        shared_data_dir,
+        "--subset",
+        "12000",
+        "--epochs",
+        "2",
+        "--offline",
+        "--out",
+        out,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out / "checkpoint.npz"
+
+
+def test_predicts_mnist_test_digits_rendered_as_dark_on_white_files(
+    checkpoint, shared_data_dir, tmp_path
+):
+    from data import load_dataset
+
+    ds = load_dataset("mnist", shared_data_dir, download=False)
+    paths = []
+    for i in range(20):  # each digit scaled up, dark on white, off-centre, as a user's photo
+        digit = PIL.fromarray(np.uint8(255 - 255 * ds.x_test[i, :, :, 0])).resize((140, 140))
+        page = PIL.new("L", (260, 200), 255)
+        page.paste(digit, (20 + 5 * i, 30))
+        paths.append(tmp_path / f"digit{i}.{'png' if i % 2 else 'jpg'}")
+        page.save(paths[-1])
+    proc = run_module("experiments.predict", *paths, "--checkpoint", checkpoint)
+    assert proc.returncode == 0, proc.stderr
+    predicted = [
+        int(line.split(": ")[1].split(" ")[0])
+        for line in proc.stdout.splitlines()
+        if line.startswith(str(tmp_path))
+    ]
+    assert len(predicted) == 20
+    assert np.mean(np.array(predicted) == ds.y_test[:20]) >= 0.85
+
+
+def test_show_saves_the_preprocessed_image_beside_the_original(checkpoint, tmp_path):
+    from PIL import ImageDraw
+
+    page = PIL.new("L", (200, 300), 255)  # a dark "1" on white: must be inverted
+    ImageDraw.Draw(page).line((100, 40, 100, 260), fill=0, width=18)
+    path = tmp_path / "one.png"
+    page.save(path)
+    proc = run_module("experiments.predict", path, "--checkpoint", checkpoint, "--show")
+    assert proc.returncode == 0, proc.stderr
+    assert f"{path}: 1 (probability" in proc.stdout
+    shown = PIL.open(tmp_path / "one-preprocessed.png")
+    assert shown.size[1] == 280 and shown.size[0] > 280
