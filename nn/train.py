@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax import lax
 
 from data.batches import DeviceArrays, batches, num_batches
 from nn.losses import softmax_cross_entropy, softmax_cross_entropy_backward
@@ -56,8 +57,9 @@ def adam(lr: float | optax.Schedule) -> optax.GradientTransformation:
 
 
 def one_cycle(peak_lr: float, total_steps: int, warmup_fraction: float = 0.2) -> optax.Schedule:
-    """Linear warm-up from peak/25 to the peak over the first steps, then cosine decay to
-    peak/2500 (the one-cycle policy of Smith & Topin, as in fast.ai and PyTorch)."""
+    """One-cycle policy (Smith & Topin, as in fast.ai and PyTorch): the learning rate rises from
+    peak/25 to the peak over the first 20% of the steps and falls to peak/2500 by the last,
+    both along cosine curves (optax.cosine_onecycle_schedule)."""
     return optax.cosine_onecycle_schedule(
         total_steps, peak_lr, pct_start=warmup_fraction, div_factor=25.0, final_div_factor=100.0
     )
@@ -71,25 +73,76 @@ def init_state(
     return TrainState(params, optimizer.init(params), train_key)
 
 
+def chunk_size(batch: int, micro_batch: int | None) -> int:
+    """The largest divisor of ``batch`` that is at most ``micro_batch`` (the whole batch when
+    micro-batching is off, the batch is small, or no divisor above micro_batch/2 exists)."""
+    if not micro_batch or batch <= micro_batch:
+        return batch
+    best = max(d for d in range(1, micro_batch + 1) if batch % d == 0)
+    return best if 2 * best >= micro_batch else batch
+
+
 def make_train_step(
-    model: Sequential, optimizer: optax.GradientTransformation
+    model: Sequential, optimizer: optax.GradientTransformation, *, micro_batch: int | None = 32
 ) -> Callable[..., tuple[TrainState, EpochSums]]:
     """step(state, sums, data, index, weight) -> (state, sums), jitted, with the state and the
-    sums donated so that XLA updates the parameters and Adam's moments in place."""
+    sums donated so that XLA updates the parameters and Adam's moments in place.
+
+    A batch larger than ``micro_batch`` is processed in chunks of at most that size, one after
+    the other (``lax.scan``), and their gradients are summed before the single optimizer update.
+    Each chunk's loss gradient is scaled by its share of the batch's weight, so the result is the
+    gradient of the whole batch's mean loss; only the working set shrinks, which keeps the
+    activations in the CPU's caches (large batches otherwise run up to 2.5x slower per image).
+    """
+
+    def chunk_grads(
+        params: ModelParams,
+        data: DeviceArrays,
+        index: Array,
+        weight: Array,
+        share: Array,
+        key: Array,
+    ) -> tuple[ModelParams, Array, Array]:
+        x, y = data.x[index], data.y[index]  # (C, ...), (C,) gathered on the device
+        logits, caches = model.forward(params, x, key=key, train=True)
+        loss, loss_cache = softmax_cross_entropy(logits, y, weight)
+        dlogits = softmax_cross_entropy_backward(loss_cache) * share  # d(batch loss)/d logits
+        grads, _ = model.backward(params, caches, dlogits)
+        right = jnp.argmax(logits, axis=-1).astype(y.dtype) == y
+        hits = jnp.sum(weight * right.astype(weight.dtype))
+        return grads, loss * share, hits
 
     def step(
         state: TrainState, sums: EpochSums, data: DeviceArrays, index: Array, weight: Array
     ) -> tuple[TrainState, EpochSums]:
         key, dropout_key = jax.random.split(state.key)
-        x, y = data.x[index], data.y[index]  # (B, ...), (B,) gathered on the device
-        logits, caches = model.forward(state.params, x, key=dropout_key, train=True)
-        loss, loss_cache = softmax_cross_entropy(logits, y, weight)
-        grads, _ = model.backward(state.params, caches, softmax_cross_entropy_backward(loss_cache))
+        real = jnp.sum(weight)
+        c = chunk_size(index.shape[0], micro_batch)
+        if c == index.shape[0]:
+            grads, loss, hit = chunk_grads(
+                state.params, data, index, weight, jnp.ones((), jnp.float32), dropout_key
+            )
+        else:
+            chunks = index.shape[0] // c
+
+            def body(carry: tuple, inp: tuple) -> tuple[tuple, None]:
+                g_acc, l_acc, h_acc = carry
+                idx, w, k = inp
+                share = jnp.sum(w) / jnp.maximum(real, 1e-12)
+                g, l, h = chunk_grads(state.params, data, idx, w, share, k)
+                return (jax.tree_util.tree_map(jnp.add, g_acc, g), l_acc + l, h_acc + h), None
+
+            zeros = jax.tree_util.tree_map(jnp.zeros_like, state.params)
+            init = (zeros, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32))
+            inputs = (
+                index.reshape(chunks, c),
+                weight.reshape(chunks, c),
+                jax.random.split(dropout_key, chunks),
+            )
+            (grads, loss, hit), _ = lax.scan(body, init, inputs)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
 
-        real = jnp.sum(weight)
-        hit = jnp.sum(weight * (jnp.argmax(logits, axis=-1) == y))
         bad = ~jnp.isfinite(loss) & (sums.first_bad < 0)
         sums = EpochSums(
             loss=sums.loss + loss * real,

@@ -1,0 +1,70 @@
+"""Each benchmark runs at a tiny size and prints its table (peers skipped when absent)."""
+
+import json
+
+import pytest
+
+from tests.cli import run_module
+
+pytestmark = pytest.mark.slow
+
+
+def test_layers_benchmark_prints_its_table(tmp_path):
+    proc = run_module(
+        "benchmarks.layers",
+        "--batch-sizes",
+        "2",
+        "--windows",
+        "1",
+        "--min-window",
+        "0.001",
+        "--json",
+        tmp_path / "l.json",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "ours/autodiff" in proc.stdout and "conv2 3x3 32->64 same" in proc.stdout
+    rows = json.loads((tmp_path / "l.json").read_text())["rows"]
+    assert len(rows) == 5 and all(r["ours_ms"] > 0 for r in rows)
+
+
+def test_train_benchmark_prints_throughput_flops_and_peak(tmp_path):
+    proc = run_module(
+        "benchmarks.train",
+        "--batch-sizes",
+        "8",
+        "--images",
+        "16",
+        "--windows",
+        "1",
+        "--json",
+        tmp_path / "t.json",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    assert "MFLOP per training image" in out and "matmul peak" in out and "ours img/s" in out
+    result = json.loads((tmp_path / "t.json").read_text())
+    assert 14.0 < result["mflop_per_image"] < 15.0  # the Keras convnet: about 14.3 MFLOP
+    assert result["rows"][0]["ours_img_per_s"] > 0
+    for peer in ("torch", "keras"):  # either measured or skipped with a note
+        assert f"{peer}_img_per_s" in result["rows"][0] or f"{peer}: not installed" in out
+
+
+def test_time_to_accuracy_benchmark_prints_its_table(shared_data_dir, tmp_path):
+    proc = run_module(
+        "benchmarks.time_to_accuracy",
+        "--data-dir",
+        shared_data_dir,
+        "--subset",
+        "640",
+        "--epochs",
+        "1",
+        "--peer-epochs",
+        "1",
+        "--target",
+        "0.5",
+        "--json",
+        tmp_path / "a.json",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "reached" in proc.stdout and "ours" in proc.stdout
+    assert json.loads((tmp_path / "a.json").read_text())["results"]["ours"]["trace"]

@@ -1,0 +1,106 @@
+"""The training loop: micro-batching and padding change nothing but speed, evaluation handles a
+partial last batch, and the progress line has the Keras layout."""
+
+import io
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from data import to_device
+from nn import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
+from nn.progress import ProgressBar, bar
+from nn.train import (
+    EpochSums,
+    TrainingDiverged,
+    chunk_size,
+    evaluate,
+    init_state,
+    make_eval_step,
+    make_train_step,
+    train_epoch,
+)
+
+MODEL = Sequential([Conv2D(4, 3), ReLU(), MaxPool2D(2), Flatten(), Dense(10)])  # no dropout
+
+
+def tiny_data(n=96, seed=0):
+    rng = np.random.default_rng(seed)
+    return to_device(
+        rng.random((n, 8, 8, 1), dtype=np.float32), rng.integers(0, 10, n).astype(np.int32)
+    )
+
+
+def one_step(micro_batch, index, weight, data, optimizer=None):
+    optimizer = optimizer or optax.sgd(1.0)
+    state = init_state(MODEL, optimizer, (8, 8, 1), seed=0)
+    step = make_train_step(MODEL, optimizer, micro_batch=micro_batch)
+    new, sums = step(state, EpochSums.zeros(), data, jnp.asarray(index), jnp.asarray(weight))
+    return jax.device_get(new.params), jax.device_get(sums)
+
+
+def test_micro_batched_step_equals_whole_batch_step():
+    data = tiny_data()
+    index, weight = np.arange(64, dtype=np.int32), np.ones(64, np.float32)
+    whole, s1 = one_step(None, index, weight, data)
+    chunked, s2 = one_step(16, index, weight, data)  # 4 chunks
+    for a, b in zip(
+        jax.tree_util.tree_leaves(whole), jax.tree_util.tree_leaves(chunked), strict=True
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(s1.loss, s2.loss, rtol=1e-5)
+    assert s1.correct == s2.correct and s1.count == s2.count == 64
+
+
+def test_zero_weight_padding_updates_like_the_real_examples_alone():
+    data = tiny_data()
+    real, _ = one_step(None, np.arange(20, dtype=np.int32), np.ones(20, np.float32), data)
+    index = np.resize(np.arange(20, dtype=np.int32), 32)
+    weight = (np.arange(32) < 20).astype(np.float32)
+    for micro in (None, 8):
+        padded, sums = one_step(micro, index, weight, data)
+        assert sums.count == 20
+        for a, b in zip(
+            jax.tree_util.tree_leaves(real), jax.tree_util.tree_leaves(padded), strict=True
+        ):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_chunk_size_divides_the_batch():
+    assert chunk_size(32, 32) == 32 and chunk_size(128, 32) == 32 and chunk_size(512, None) == 512
+    assert chunk_size(500, 32) == 25 and chunk_size(94, 32) == 94  # 94 = 2 x 47: no good divisor
+
+
+def test_evaluate_with_a_partial_last_batch_matches_a_direct_computation():
+    data = tiny_data(n=70)
+    params, _ = MODEL.init(jax.random.key(1), (8, 8, 1))
+    result = evaluate(make_eval_step(MODEL), params, data, batch_size=32)  # 32 + 32 + 6
+    logits, _ = MODEL.forward(params, data.x)
+    log_probs = jax.nn.log_softmax(logits)
+    np.testing.assert_allclose(
+        result.loss, -float(jnp.mean(log_probs[jnp.arange(70), data.y])), rtol=1e-5
+    )
+    np.testing.assert_array_equal(result.predictions, np.asarray(jnp.argmax(logits, axis=1)))
+    assert result.probs.shape == (70, 10)
+
+
+def test_a_nan_loss_stops_the_epoch_naming_epoch_and_step():
+    data = tiny_data()
+    data = data._replace(x=data.x.at[40].set(jnp.nan))  # the example at row 40 poisons its batch
+    state = init_state(MODEL, optax.sgd(0.1), (8, 8, 1), seed=0)
+    step = make_train_step(MODEL, optax.sgd(0.1))
+    with pytest.raises(TrainingDiverged, match=r"epoch 3, step \d+"):
+        train_epoch(step, state, data, batch_size=16, seed=0, epoch=2, check_every=2)
+
+
+def test_progress_line_has_the_keras_layout():
+    assert bar(1875, 1875) == "=" * 30
+    assert bar(0, 10).startswith(">") and len(bar(5, 10)) == 30
+    out = io.StringIO()
+    ProgressBar(out, live=False).finish(1875, 33.2, {"loss": 0.47231, "accuracy": 0.83281})
+    assert out.getvalue() == (
+        "1875/1875 [==============================] - 33s 18ms/step"
+        " - loss: 0.4723 - accuracy: 0.8328\n"
+    )
