@@ -35,7 +35,7 @@ class RunConfig:
     out: str | None = None  # run folder (default: runs/<experiment>-<timestamp>)
     offline: bool = False  # never download: fail if the dataset files are not found locally
     subset: int = 0  # use only the first N training and N test examples (0: all)
-    eval_batch_size: int = 1000  # examples per evaluation step
+    eval_batch_size: int = 250  # examples per evaluation step (bounds the activation memory)
 
     @staticmethod
     def from_dict(d: dict) -> RunConfig:

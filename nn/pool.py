@@ -79,12 +79,28 @@ class MaxPool2D:
         (``place_window``) and summed (overlapping windows, S < P, may route several dy to one
         input). dx has shape (N, H, W, C); inputs that are no window's winner get 0.
         """
-        pw, strides = pair(self.pool_size)[1], self.stride_pair
+        (ph, pw), strides = pair(self.pool_size), self.stride_pair
         hw = cache.x.shape[1:3]
         taken = jnp.zeros(cache.y.shape, bool)  # (N, H', W', C) window already routed
-        dx = jnp.zeros(cache.x.shape, dy.dtype)
-        for k, view in enumerate(self.windows(cache.x)):
+        routed = []  # per window offset, in row-major order: the dy it receives, (N, H', W', C)
+        for view in self.windows(cache.x):
             wins = (view == cache.y) & ~taken
             taken = taken | wins
-            dx = dx + place_window(jnp.where(wins, dy, 0), k // pw, k % pw, hw, strides)
+            routed.append(jnp.where(wins, dy, 0))
+        if strides == (ph, pw):
+            return {}, self.tile_back(routed, cache.x.shape)
+        dx = jnp.zeros(cache.x.shape, dy.dtype)
+        for k, part in enumerate(routed):  # overlapping windows: sum the placed parts
+            dx = dx + place_window(part, k // pw, k % pw, hw, strides)
         return {}, dx
+
+    def tile_back(self, routed: list[Array], x_shape: tuple[int, ...]) -> Array:
+        """Non-overlapping windows (S = P) tile the input, so the routed parts interleave
+        without sums: stack them to (N, H', PH, W', PW, C), merge to (N, H'*PH, W'*PW, C) and pad
+        the rows and columns no window reached with zeros. One pass instead of PH*PW."""
+        ph, pw = pair(self.pool_size)
+        n, ho, wo, c = routed[0].shape
+        grid = jnp.stack(routed).reshape(ph, pw, n, ho, wo, c)  # (PH, PW, N, H', W', C)
+        tiled = grid.transpose(2, 3, 0, 4, 1, 5).reshape(n, ho * ph, wo * pw, c)
+        h, w = x_shape[1], x_shape[2]
+        return jnp.pad(tiled, ((0, 0), (0, h - ho * ph), (0, w - wo * pw), (0, 0)))
