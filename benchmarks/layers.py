@@ -60,6 +60,59 @@ def variants(layer: object) -> dict:
     return {"ours": jax.jit(ours), "autodiff": jax.jit(autodiff), "lax": jax.jit(lax_vjp)}
 
 
+def step_variants(batch: int) -> dict:
+    """Jitted Adam training steps of the Keras convnet whose gradients come from our backward,
+    from jax.grad of our forward, and from jax.grad of a lax forward (whole batches, no
+    micro-batching, so that only the gradient computation differs)."""
+    import optax
+
+    from benchmarks.train import keras_convnet
+    from nn import softmax_cross_entropy, softmax_cross_entropy_backward
+
+    model = keras_convnet()
+    opt = optax.adam(1e-3)
+
+    def ours(p, x, y, key):  # noqa: ANN001, ANN202
+        out, caches = model.forward(p, x, key=key, train=True)
+        loss, lc = softmax_cross_entropy(out, y)
+        return model.backward(p, caches, softmax_cross_entropy_backward(lc))[0]
+
+    def autodiff(p, x, y, key):  # noqa: ANN001, ANN202
+        return jax.grad(lambda q: softmax_cross_entropy(
+            model.forward(q, x, key=key, train=True)[0], y)[0])(p)  # fmt: skip
+
+    def lax_grad(p, x, y, key):  # noqa: ANN001, ANN202
+        def loss(q):  # noqa: ANN001, ANN202
+            h = x
+            for i in (0, 3):
+                h = lax_forward(model.layers[i])(q[i], h)
+                h = lax_forward(model.layers[i + 2])(q[i + 2], jnp.maximum(h, 0))
+            h = h.reshape(h.shape[0], -1)
+            h = h * jax.random.bernoulli(key, 0.5, h.shape) / 0.5
+            return softmax_cross_entropy(h @ q[8]["w"] + q[8]["b"], y)[0]
+
+        return jax.grad(loss)(p)
+
+    def make(grad_fn):  # noqa: ANN001, ANN202
+        @jax.jit
+        def step(p, s, x, y, key):  # noqa: ANN001, ANN202
+            u, s = opt.update(grad_fn(p, x, y, key), s, p)
+            return optax.apply_updates(p, u), s
+
+        return step
+
+    params, _ = model.init(jax.random.key(0), (28, 28, 1))
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.random((batch, 28, 28, 1)), jnp.float32)
+    y = jnp.asarray(rng.integers(0, 10, batch), jnp.int32)
+    state = (params, opt.init(params))
+    timed = {}
+    for name, g in (("ours", ours), ("autodiff", autodiff), ("lax", lax_grad)):
+        step = make(g)
+        timed[name] = lambda step=step: block(step(*state, x, y, jax.random.key(1)))
+    return timed
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.layers",
@@ -97,7 +150,21 @@ def main(argv: Sequence[str] | None = None) -> dict:
                 f"{t['lax'] * 1e3:>9.3f}{t['ours'] / t['autodiff']:>15.2f}"
                 f"{t['ours'] / t['lax']:>10.2f}"
             )
-    result = {"benchmark": "layers", "machine": machine(), "rows": rows}
+    print("\nwhole training step, Keras mnist_convnet (images per second; higher is better)")
+    print(f"{'batch':>6}{'ours':>10}{'autodiff':>10}{'lax':>10}{'ours/autodiff':>15}")
+    steps = []
+    for bs in args.batch_sizes:
+        t = {
+            k: median_seconds(f, windows=args.windows, min_window=args.min_window)
+            for k, f in step_variants(bs).items()
+        }
+        rate = {k: bs / v for k, v in t.items()}
+        steps.append({"batch": bs, **{f"{k}_img_per_s": v for k, v in rate.items()}})
+        print(
+            f"{bs:>6}{rate['ours']:>10,.0f}{rate['autodiff']:>10,.0f}{rate['lax']:>10,.0f}"
+            f"{rate['ours'] / rate['autodiff']:>15.2f}"
+        )
+    result = {"benchmark": "layers", "machine": machine(), "rows": rows, "train_step": steps}
     write_json(args.json, result)
     return result
 
