@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -44,11 +45,28 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class Cluster:
+    """Where the run executes; not part of the saved configuration (a run may resume on a
+    different number of devices)."""
+
+    devices: int | None = None  # local devices to use (None: all)
+    coordinator: str | None = None  # HOST:PORT of process 0, for several processes
+    num_processes: int | None = None
+    process_id: int | None = None
+    auto: bool = False  # let jax.distributed.initialize detect the cluster (Slurm, MPI, TPU)
+
+    @property
+    def distributed(self) -> bool:
+        return self.auto or self.coordinator is not None
+
+
+@dataclass(frozen=True)
 class Command:
     cfg: RunConfig  # what to train
     resume: str | None  # run folder to continue, or None
     eval_only: bool  # evaluate --checkpoint on the test set, no training
     checkpoint: str | None  # checkpoint for --eval-only
+    cluster: Cluster = Cluster()  # devices and processes
 
 
 class UsageError(Exception):
@@ -145,7 +163,9 @@ def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: Run
         help="evaluate --checkpoint on the test set without training",
     )
     a("--checkpoint", metavar="PATH", help="checkpoint.npz of a run, for --eval-only")
+    add_cluster_options(p)
     args = vars(p.parse_args(argv))
+    cluster = cluster_from(p, args)
 
     resume, eval_only, checkpoint = (
         args.pop("resume"),
@@ -166,7 +186,71 @@ def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: Run
             f"{flags} cannot be changed with {'--resume' if resume else '--eval-only'}: "
             "the run's saved configuration is used"
         )
-    return Command(replace(defaults, **given), resume, eval_only, checkpoint)
+    return Command(replace(defaults, **given), resume, eval_only, checkpoint, cluster)
+
+
+CLUSTER_ENV = {  # option -> environment variable read when the option is not given
+    "coordinator": "HANDJAX_COORDINATOR",
+    "num_processes": "HANDJAX_NUM_PROCESSES",
+    "process_id": "HANDJAX_PROCESS_ID",
+}
+
+
+def add_cluster_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("devices and hosts (see README: several devices, several hosts)")
+    g.add_argument(
+        "--devices",
+        type=positive_int,
+        metavar="N",
+        help="data-parallel over the first N local devices (default: all)",
+    )
+    g.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="address of process 0, to train with several processes "
+        f"(or ${CLUSTER_ENV['coordinator']})",
+    )
+    g.add_argument(
+        "--num-processes",
+        type=positive_int,
+        metavar="N",
+        help=f"number of processes (or ${CLUSTER_ENV['num_processes']})",
+    )
+    g.add_argument(
+        "--process-id",
+        type=non_negative_int,
+        metavar="I",
+        help=f"this process, 0 to N-1 (or ${CLUSTER_ENV['process_id']})",
+    )
+    g.add_argument(
+        "--distributed",
+        action="store_true",
+        help="let JAX detect the cluster (Slurm, Open MPI, Cloud TPU)",
+    )
+
+
+def cluster_from(p: argparse.ArgumentParser, args: dict) -> Cluster:
+    """Pop the cluster options from ``args``, falling back to the environment variables."""
+    values = {}
+    for key, env in CLUSTER_ENV.items():
+        value = args.pop(key)
+        if value is None and os.environ.get(env):
+            text = os.environ[env]
+            try:
+                value = text if key == "coordinator" else int(text)
+            except ValueError:
+                p.error(f"${env}={text!r} is not an integer")
+        values[key] = value
+    cluster = Cluster(devices=args.pop("devices"), auto=args.pop("distributed"), **values)
+    if cluster.coordinator is not None:
+        n, i = cluster.num_processes, cluster.process_id
+        if n is None or i is None:
+            p.error("--coordinator needs --num-processes and --process-id")
+        if not 0 <= i < n:
+            p.error(f"--process-id {i} must be between 0 and {n - 1}")
+    elif cluster.num_processes is not None or cluster.process_id is not None:
+        p.error("--num-processes and --process-id need --coordinator HOST:PORT")
+    return cluster
 
 
 def prepare_out_dir(out: str | None, name: str) -> tuple[Path, bool]:

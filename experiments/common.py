@@ -13,7 +13,10 @@ the same parameters, bit for bit, as a run that was never interrupted.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
@@ -24,8 +27,9 @@ import jax
 import numpy as np
 import optax
 
-from data import Dataset, get_dataset, load_dataset, to_device
+from data import Dataset, get_dataset, load_dataset
 from experiments.cli import (
+    Cluster,
     RunConfig,
     UsageError,
     guarded,
@@ -34,8 +38,9 @@ from experiments.cli import (
     write_json,
 )
 from experiments.plots import save_run_plots
-from nn.checkpoint import load_checkpoint, read_meta, save_checkpoint
+from nn.checkpoint import load_checkpoint, read_meta, save_checkpoint, to_numpy
 from nn.model import ModelParams, Sequential, count_params
+from nn.parallel import Placement, data_mesh
 from nn.progress import ProgressBar
 from nn.report import build_report, format_report
 from nn.train import (
@@ -92,13 +97,12 @@ def describe_device() -> str:
 
 
 def report_on_test(
-    model: Sequential, params: ModelParams, ds: Dataset, cfg: RunConfig
+    model: Sequential, params: ModelParams, ds: Dataset, cfg: RunConfig, placement: Placement
 ) -> tuple[Evaluation, dict, float]:
     """Evaluate on the test split and print loss, accuracy, 30 sample predictions and the report."""
     start = time.perf_counter()
-    result = evaluate(
-        make_eval_step(model), params, to_device(ds.x_test, ds.y_test), cfg.eval_batch_size
-    )
+    test = placement.data(ds.x_test, ds.y_test)
+    result = evaluate(make_eval_step(model), params, test, cfg.eval_batch_size, placement)
     seconds = time.perf_counter() - start
     print(f"Test loss: {result.loss:.4f} - test accuracy: {result.accuracy:.4f}")
     print(f"predicted: {result.predictions[:30].tolist()}")
@@ -115,9 +119,13 @@ def train(
     out_dir: Path,
     *,
     resume: bool = False,
+    placement: Placement | None = None,
 ) -> dict[str, Any]:
     """Train (or, with ``resume``, continue training) ``build_model(num_classes)`` as configured,
-    checkpointing after every epoch; then evaluate, report, and write the run folder."""
+    checkpointing after every epoch; then evaluate, report, and write the run folder. With
+    several processes every process trains, and only process 0 writes."""
+    placement = placement or Placement()
+    lead = jax.process_index() == 0
     cfg = replace(cfg, out=str(out_dir))
     ds = load_data(cfg)
     model = build_model(len(ds.class_names))
@@ -131,8 +139,10 @@ def train(
         if meta.get("model") != describe(model):
             raise UsageError(f"{out_dir / CHECKPOINT} holds a different model than {name}'s")
         start, history, seconds_before = meta["epoch"], meta["history"], meta["train_seconds"]
+    state = placement.tree(state)
 
-    print(f"Running on {describe_device()}")
+    parallel = f", data-parallel over {placement.devices}" if placement.devices > 1 else ""
+    print(f"Running on {describe_device()}{parallel}")
     print(
         f"Dataset: {ds.name}, {len(ds.y_train)} training / {len(ds.y_test)} test images"
         + (f" / {len(ds.y_val)} validation" if ds.y_val is not None else "")
@@ -141,10 +151,11 @@ def train(
     if resume:
         print(f"Resuming {out_dir} after epoch {start}/{cfg.epochs}")
 
-    train_data = to_device(ds.x_train, ds.y_train)
+    train_data = placement.data(ds.x_train, ds.y_train)
     ds = ds._replace(x_train=None)  # only the device copy is used from here: free 188 MB
-    val = to_device(ds.x_val, ds.y_val) if ds.x_val is not None else None
-    train_step, eval_step = make_train_step(model, optimizer), make_eval_step(model)
+    val = placement.data(ds.x_val, ds.y_val) if ds.x_val is not None else None
+    train_step = make_train_step(model, optimizer, mesh=placement.mesh)
+    eval_step = make_eval_step(model)
     header = {
         "experiment": name,
         "model": describe(model),
@@ -166,6 +177,7 @@ def train(
             seed=cfg.seed,
             epoch=epoch,
             progress=bar,
+            placement=placement,
         )
         row = {
             "epoch": epoch + 1,
@@ -174,21 +186,22 @@ def train(
             "seconds": result.seconds,
         }
         if val is not None:
-            v = evaluate(eval_step, state.params, val, cfg.eval_batch_size)
+            v = evaluate(eval_step, state.params, val, cfg.eval_batch_size, placement)
             row |= {"val_loss": v.loss, "val_accuracy": v.accuracy}
         history.append(row)
         bar.finish(
             steps, result.seconds, {k: v for k, v in row.items() if k not in ("epoch", "seconds")}
         )
         train_seconds = seconds_before + time.perf_counter() - started
-        save_checkpoint(
-            out_dir / CHECKPOINT,
-            state,
-            header | {"epoch": epoch + 1, "history": history, "train_seconds": train_seconds},
-        )
+        if lead:
+            save_checkpoint(
+                out_dir / CHECKPOINT,
+                state,
+                header | {"epoch": epoch + 1, "history": history, "train_seconds": train_seconds},
+            )
     train_seconds = seconds_before + time.perf_counter() - started
 
-    result, report, eval_seconds = report_on_test(model, state.params, ds, cfg)
+    result, report, eval_seconds = report_on_test(model, state.params, ds, cfg, placement)
     metrics = {
         "experiment": name,
         "test_accuracy": result.accuracy,
@@ -208,9 +221,20 @@ def train(
         },
         "jax_version": jax.__version__,
         "device": describe_device(),
+        "devices": placement.devices,
+        "processes": jax.process_count(),
         "report": report,
         "credit": get_dataset(ds.name).credit,
     }
+    if jax.process_count() > 1:  # every process says what it ended with: they must agree
+        print(
+            f"process {jax.process_index()}/{jax.process_count()}: parameters "
+            f"{fingerprint(state.params)}",
+            file=sys.stderr,
+            flush=True,
+        )
+    if not lead:
+        return metrics
     figures = save_run_plots(
         out_dir,
         history,
@@ -227,6 +251,14 @@ def train(
     return metrics
 
 
+def fingerprint(params: ModelParams) -> str:
+    """sha256 of every parameter's bytes (this process's copy), in tree order."""
+    h = hashlib.sha256()
+    for leaf in jax.tree_util.tree_leaves(params):
+        h.update(to_numpy(leaf).tobytes())
+    return h.hexdigest()[:16]
+
+
 def saved_config(path: Path, name: str, cli: RunConfig) -> tuple[RunConfig, dict]:
     """The configuration stored in a checkpoint of experiment ``name``; the data location comes
     from the current command line."""
@@ -241,7 +273,11 @@ def saved_config(path: Path, name: str, cli: RunConfig) -> tuple[RunConfig, dict
 
 
 def evaluate_checkpoint(
-    name: str, build_model: Callable[[int], Sequential], cli: RunConfig, path: Path
+    name: str,
+    build_model: Callable[[int], Sequential],
+    cli: RunConfig,
+    path: Path,
+    placement: Placement,
 ) -> None:
     """--eval-only: report on the test set with the parameters of a checkpoint."""
     cfg, meta = saved_config(path, name, cli)
@@ -251,7 +287,27 @@ def evaluate_checkpoint(
     params, _ = load_checkpoint(path, like, prefix=".params")
     print(f"Running on {describe_device()}")
     print(f"Evaluating {path} (epoch {meta['epoch']}/{cfg.epochs}) on the {ds.name} test set")
-    report_on_test(model, params, ds, cfg)
+    report_on_test(model, placement.tree(params), ds, cfg, placement)
+
+
+def start_cluster(cluster: Cluster) -> Placement:
+    """Join the processes (before any other JAX call), then lay the devices out on a mesh.
+    Processes other than 0 train silently: only process 0 prints and writes."""
+    if cluster.distributed:
+        try:
+            if cluster.auto:
+                jax.distributed.initialize()
+            else:
+                jax.distributed.initialize(
+                    cluster.coordinator, cluster.num_processes, cluster.process_id
+                )
+        except (RuntimeError, ValueError) as e:
+            where = cluster.coordinator or "the detected cluster"
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UsageError(f"cannot join {where}: {first}") from None
+        if jax.process_index() != 0:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (for the whole process)
+    return Placement(data_mesh(cluster.devices))
 
 
 def main(
@@ -268,8 +324,10 @@ def main(
     made: list[Path] = []
 
     def body() -> None:
+        placement = start_cluster(cmd.cluster)
+        lead = jax.process_index() == 0
         if cmd.eval_only:
-            evaluate_checkpoint(name, build_model, cmd.cfg, Path(cmd.checkpoint))
+            evaluate_checkpoint(name, build_model, cmd.cfg, Path(cmd.checkpoint), placement)
         elif cmd.resume:
             folder = Path(cmd.resume)
             cfg, meta = saved_config(folder / CHECKPOINT, name, cmd.cfg)
@@ -277,13 +335,17 @@ def main(
                 raise UsageError(
                     f"{folder} already finished its {cfg.epochs} epochs; nothing to resume"
                 )
-            prepare_out_dir(str(folder), name)
-            train(name, build_model, cfg, folder, resume=True)
+            if lead:
+                prepare_out_dir(str(folder), name)
+            train(name, build_model, cfg, folder, resume=True, placement=placement)
         else:
-            folder, created = prepare_out_dir(cmd.cfg.out, name)
-            if created:
-                made.append(folder)
-            train(name, build_model, cmd.cfg, folder)
+            if lead:
+                folder, created = prepare_out_dir(cmd.cfg.out, name)
+                if created:
+                    made.append(folder)
+            else:
+                folder = Path(cmd.cfg.out or "runs/unused")  # never written by this process
+            train(name, build_model, cmd.cfg, folder, placement=placement)
 
     def cleanup(interrupted: bool) -> str | None:
         for folder in made:

@@ -34,7 +34,13 @@ def is_key(leaf: Any) -> bool:
 
 
 def to_numpy(leaf: Any) -> np.ndarray:
-    return np.asarray(jax.random.key_data(leaf)) if is_key(leaf) else np.asarray(leaf)
+    """The host value of a leaf; for an array replicated over several processes, this
+    process's copy."""
+    if is_key(leaf):
+        leaf = jax.random.key_data(leaf)
+    if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+        leaf = leaf.addressable_data(0)
+    return np.asarray(leaf)
 
 
 def save_checkpoint(path: str | os.PathLike, tree: Any, meta: dict | None = None) -> None:

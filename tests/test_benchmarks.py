@@ -68,3 +68,23 @@ def test_time_to_accuracy_benchmark_prints_its_table(shared_data_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "reached" in proc.stdout and "ours" in proc.stdout
     assert json.loads((tmp_path / "a.json").read_text())["results"]["ours"]["trace"]
+
+
+def test_scaling_benchmark_prints_steps_per_second_per_device_count(tmp_path):
+    proc = run_module(
+        "benchmarks.scaling",
+        "--devices",
+        "1",
+        "2",
+        "--steps",
+        "2",
+        "--batch-size",
+        "8",
+        "--json",
+        tmp_path / "s.json",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "steps/s" in proc.stdout
+    rows = json.loads((tmp_path / "s.json").read_text())["rows"]
+    assert [r["devices"] for r in rows if r["platform"] == "cpu"] == [1, 2]
+    assert all(r["steps_per_s"] > 0 for r in rows)

@@ -1,0 +1,127 @@
+"""Data parallelism over several devices and hosts, on JAX's own runtime (jax.sharding,
+jax.shard_map, jax.distributed).
+
+A mesh has one axis, ``data``, over D devices (all processes' devices together). Every global
+batch of B rows is split into D blocks of B/D rows, one per device; the parameters, the optimizer
+state and the training data are replicated. Each device runs the same hand-written forward and
+backward as a single device (nn/train.py) on its block, with its loss gradient scaled by the
+block's share of the batch's total weight, so that ``lax.psum`` over ``data`` of the per-device
+gradients is exactly the gradient of the whole batch's mean loss. A batch that does not divide
+by D is padded with weight-0 rows, which change nothing: the global batch stays the user's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+AXIS = "data"
+
+
+def data_mesh(num_devices: int | None = None) -> Mesh:
+    """A 1-D mesh over the first ``num_devices`` devices (default: all, across all processes)."""
+    devices = jax.devices()
+    n = len(devices) if num_devices is None else num_devices
+    if not 1 <= n <= len(devices):
+        raise ValueError(f"--devices {n}: this run has {len(devices)} device(s)")
+    if jax.process_count() > 1 and n != len(devices):
+        raise ValueError("with several processes every device takes part; leave out --devices")
+    return Mesh(np.array(devices[:n]), (AXIS,))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, P())
+
+
+def replicate(tree: Any, mesh: Mesh) -> Any:
+    """Place every leaf (identical in every process) on every device of the mesh."""
+
+    def put(leaf: Any) -> Any:
+        if isinstance(leaf, jax.Array) and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            return jax.random.wrap_key_data(put(jax.random.key_data(leaf)))
+        host = np.asarray(leaf)
+        return jax.make_array_from_callback(host.shape, replicated(mesh), lambda i: host[i])
+
+    return jax.tree_util.tree_map(put, tree)
+
+
+def shard_rows(rows: np.ndarray, mesh: Mesh) -> jax.Array:
+    """A global (B,) array split over the mesh. Every process knows the whole batch plan (it is
+    a function of seed and epoch) and supplies just the rows of its own devices."""
+    return jax.make_array_from_callback(rows.shape, NamedSharding(mesh, P(AXIS)), lambda i: rows[i])
+
+
+def pad_rows(index: np.ndarray, weight: np.ndarray, devices: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pad a batch with weight-0 rows to a multiple of the device count."""
+    extra = -len(index) % devices
+    if not extra:
+        return index, weight
+    return (
+        np.concatenate([index, np.resize(index, extra)]),
+        np.concatenate([weight, np.zeros(extra, weight.dtype)]),
+    )
+
+
+def to_host(x: jax.Array) -> np.ndarray:
+    """A (possibly sharded, possibly multi-process) array as one NumPy array on every process."""
+    if jax.process_count() > 1 and not x.is_fully_addressable:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)
+
+
+def sharded_gradients(mesh: Mesh, local: Callable[..., tuple]) -> Callable[..., tuple]:
+    """Wrap ``local(params, data, index, weight, total, key) -> (grads, loss, hits)`` (one
+    device's block, scaled by ``total``, the batch's weight) into a function of the global
+    batch that returns the summed (grads, loss, hits, total), replicated on every device."""
+
+    def per_device(
+        params: Any, data: Any, index: jax.Array, weight: jax.Array, key: jax.Array
+    ) -> tuple:
+        total = jax.lax.psum(jnp.sum(weight), AXIS)
+        key = jax.random.fold_in(key, jax.lax.axis_index(AXIS))  # own dropout masks per device
+        grads, loss, hits = local(params, data, index, weight, total, key)
+        grads, loss, hits = jax.lax.psum((grads, loss, hits), AXIS)
+        return grads, loss, hits, total
+
+    return jax.shard_map(
+        per_device,
+        mesh=mesh,
+        in_specs=(P(), P(), P(AXIS), P(AXIS), P()),
+        out_specs=(P(), P(), P(), P()),
+    )
+
+
+class Placement:
+    """Where a run's arrays live: on the default device (no mesh, or a mesh of one device), or
+    replicated (data, parameters, optimizer state) and row-sharded (batches) over a mesh."""
+
+    def __init__(self, mesh: Mesh | None = None) -> None:
+        self.mesh = mesh if mesh is not None and mesh.size > 1 else None
+
+    @property
+    def devices(self) -> int:
+        return 1 if self.mesh is None else self.mesh.size
+
+    def data(self, x: np.ndarray, y: np.ndarray) -> Any:
+        from data.batches import DeviceArrays, to_device
+
+        if self.mesh is None:
+            return to_device(x, y)
+        return DeviceArrays(*replicate((x, y), self.mesh))
+
+    def tree(self, tree: Any) -> Any:
+        return tree if self.mesh is None else replicate(tree, self.mesh)
+
+    def rows(self, index: np.ndarray, weight: np.ndarray) -> tuple[Any, Any]:
+        if self.mesh is None:
+            return index, weight
+        index, weight = pad_rows(index, weight, self.mesh.size)
+        return shard_rows(index, self.mesh), shard_rows(weight, self.mesh)
