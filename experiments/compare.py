@@ -29,6 +29,7 @@ from experiments.cli import (
 from experiments.common import train
 from experiments.plots import pyplot, save
 from experiments.registry import EXPERIMENTS
+from nn.parallel import Placement, data_mesh
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -55,6 +56,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="N",
         help="first N training and test examples only (a quick run)",
     )
+    p.add_argument(
+        "--devices",
+        type=positive_int,
+        metavar="N",
+        help="train data-parallel over the first N devices (default: all)",
+    )
     p.add_argument("--offline", action="store_true", help="never download the datasets")
     p.add_argument(
         "--out",
@@ -66,6 +73,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def train_all(args: argparse.Namespace, out: Path) -> list[dict]:
+    placement = Placement(data_mesh(args.devices))
     results = []
     for dataset in args.datasets:
         for name in args.models:
@@ -87,7 +95,7 @@ def train_all(args: argparse.Namespace, out: Path) -> list[dict]:
                 cfg = replace(cfg, epochs=args.epochs)
             print(f"== {name} on {dataset}: {cfg.epochs} epochs at batch {cfg.batch_size}")
             folder, _ = prepare_out_dir(str(folder), name)
-            results.append(train(name, module.build_model, cfg, folder))
+            results.append(train(name, module.build_model, cfg, folder, placement=placement))
     return results
 
 
