@@ -66,7 +66,7 @@ def step_variants(batch: int) -> dict:
     micro-batching, so that only the gradient computation differs)."""
     import optax
 
-    from benchmarks.train import keras_convnet
+    from benchmarks.peers import keras_convnet
     from nn import softmax_cross_entropy, softmax_cross_entropy_backward
 
     model = keras_convnet()

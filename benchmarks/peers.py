@@ -9,8 +9,16 @@ from collections.abc import Callable
 
 import numpy as np
 
+from nn import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
+
 # The Keras mnist_convnet: conv 32 3x3, pool 2, conv 64 3x3, pool 2, flatten, dropout 0.5, dense.
 KERAS_CONVNET = "keras_convnet"
+
+
+def keras_convnet() -> Sequential:
+    """The Keras mnist_convnet in this project's layers (34,826 parameters, as in Keras)."""
+    return Sequential([Conv2D(32, 3), ReLU(), MaxPool2D(2), Conv2D(64, 3), ReLU(), MaxPool2D(2),
+                       Flatten(), Dropout(0.5), Dense(10)])  # fmt: skip
 
 
 def torch_trainer(batch: int, x: np.ndarray, y: np.ndarray, lr: float = 1e-3) -> Callable | None:

@@ -22,6 +22,7 @@ import numpy as np
 from benchmarks.peers import missing_note, torch_trainer
 from benchmarks.timing import machine, write_json
 from data import batches, load_dataset, to_device
+from data.load import subset
 from experiments import cnn
 from experiments.common import make_optimizer
 from nn.train import EpochSums, evaluate, init_state, make_eval_step, make_train_step
@@ -129,13 +130,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
     ds = load_dataset("mnist", args.data_dir)
     if args.subset:
-        n = args.subset
-        ds = ds._replace(
-            x_train=ds.x_train[:n],
-            y_train=ds.y_train[:n],
-            x_test=ds.x_test[:n],
-            y_test=ds.y_test[:n],
-        )
+        ds = subset(ds, args.subset)
     overrides = {
         k: v
         for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr))

@@ -18,28 +18,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.peers import KERAS_CONVNET, keras_trainer, missing_note, torch_trainer
+from benchmarks.peers import (
+    KERAS_CONVNET,
+    keras_convnet,
+    keras_trainer,
+    missing_note,
+    torch_trainer,
+)
 from benchmarks.timing import block, machine, median_seconds, write_json
 from data import batches, to_device
 from experiments import cnn
-from nn import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
+from nn import Conv2D, Dense, Sequential
 from nn.train import EpochSums, adam, init_state, make_train_step
-
-
-def keras_convnet() -> Sequential:
-    return Sequential(
-        [
-            Conv2D(32, 3),
-            ReLU(),
-            MaxPool2D(2),
-            Conv2D(64, 3),
-            ReLU(),
-            MaxPool2D(2),
-            Flatten(),
-            Dropout(0.5),
-            Dense(10),
-        ]
-    )
 
 
 def training_flops(model: Sequential, in_shape: tuple) -> int:

@@ -97,3 +97,10 @@ def load_dataset(
     return Dataset(
         info.name, info.class_names, x_train, y_train, x_test, y_test, x_val, y_val, mean, std
     )
+
+
+def subset(ds: Dataset, n: int) -> Dataset:
+    """The first ``n`` training and ``n`` test examples (for quick runs and smoke tests)."""
+    return ds._replace(
+        x_train=ds.x_train[:n], y_train=ds.y_train[:n], x_test=ds.x_test[:n], y_test=ds.y_test[:n]
+    )

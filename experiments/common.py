@@ -28,6 +28,7 @@ import numpy as np
 import optax
 
 from data import Dataset, get_dataset, load_dataset
+from data.load import subset
 from experiments.cli import (
     Cluster,
     RunConfig,
@@ -66,13 +67,7 @@ def load_data(cfg: RunConfig) -> Dataset:
         download=not cfg.offline,
     )
     if cfg.subset:
-        n = cfg.subset
-        ds = ds._replace(
-            x_train=ds.x_train[:n],
-            y_train=ds.y_train[:n],
-            x_test=ds.x_test[:n],
-            y_test=ds.y_test[:n],
-        )
+        ds = subset(ds, cfg.subset)
     if cfg.batch_size > len(ds.y_train):
         raise UsageError(
             f"--batch-size {cfg.batch_size} is larger than the {len(ds.y_train)} training examples"

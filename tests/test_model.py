@@ -134,19 +134,9 @@ def test_each_dropout_gets_its_own_key():
 
 
 def test_summary_matches_keras_mnist_convnet():
-    model = Sequential(
-        [
-            Conv2D(32, 3),
-            ReLU(),
-            MaxPool2D(2),
-            Conv2D(64, 3),
-            ReLU(),
-            MaxPool2D(2),
-            Flatten(),
-            Dropout(0.5),
-            Dense(10),
-        ]
-    )
+    from benchmarks.peers import keras_convnet
+
+    model = keras_convnet()
     text = model.summary((28, 28, 1))
     assert "(None, 26, 26, 32)" in text and "(None, 5, 5, 64)" in text
     assert "Total params: 34,826" in text  # Keras's mnist_convnet reports the same count
