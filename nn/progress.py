@@ -66,7 +66,7 @@ class ProgressBar:
         eta = elapsed / max(done, 1) * (total - done)
         line = (
             f"\r{done:{len(str(total))}d}/{total} [{bar(done, total)}] - ETA: {eta:.0f}s"
-            f"{metrics_text({'loss': loss, 'accuracy': accuracy})}"
+            f"{metrics_text({'loss': loss, 'accuracy': accuracy})}\x1b[K"  # clear the rest
         )
         self.stream.write(line)
         self.stream.flush()
