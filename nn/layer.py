@@ -10,7 +10,8 @@ parameters), so an optax optimizer can consume it directly. ``cache`` holds exac
 ``backward`` needs; it is a NamedTuple of arrays so that it can cross ``jax.jit``.
 
 This is the custom-VJP vocabulary (``f_fwd :: a -> (b, c)``, ``f_bwd :: (c, CT b) -> CT a``)
-written out by hand: no ``jax.grad`` or ``jax.vjp`` computes any gradient in ``nn/``.
+written out by hand: JAX's autodiff computes no gradient in ``nn/`` (the tests use it as an
+oracle).
 """
 
 from __future__ import annotations
