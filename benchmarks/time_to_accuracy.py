@@ -25,7 +25,8 @@ from data import batches, load_dataset, to_device
 from data.load import subset
 from experiments import cnn
 from experiments.common import make_optimizer
-from nn.train import EpochSums, evaluate, init_state, make_eval_step, make_train_step
+from nn.evaluate import evaluate, make_eval_step
+from nn.train import EpochSums, init_state, make_train_step
 
 
 def race(

@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from data import DATASETS, DataError
 from data.idx import atomic_write
+from experiments.cluster import Cluster
 from nn.checkpoint import CheckpointError
 from nn.train import TrainingDiverged
 
@@ -42,22 +43,6 @@ class RunConfig:
     def from_dict(d: dict) -> RunConfig:
         names = {f.name for f in fields(RunConfig)}
         return RunConfig(**{k: v for k, v in d.items() if k in names})
-
-
-@dataclass(frozen=True)
-class Cluster:
-    """Where the run executes; not part of the saved configuration (a run may resume on a
-    different number of devices)."""
-
-    devices: int | None = None  # local devices to use (None: all)
-    coordinator: str | None = None  # HOST:PORT of process 0, for several processes
-    num_processes: int | None = None
-    process_id: int | None = None
-    auto: bool = False  # let jax.distributed.initialize detect the cluster (Slurm, MPI, TPU)
-
-    @property
-    def distributed(self) -> bool:
-        return self.auto or self.coordinator is not None
 
 
 @dataclass(frozen=True)

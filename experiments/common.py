@@ -13,8 +13,6 @@ the same parameters, bit for bit, as a run that was never interrupted.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
 import sys
 import time
@@ -30,7 +28,6 @@ import optax
 from data import Dataset, get_dataset, load_dataset
 from data.load import subset
 from experiments.cli import (
-    Cluster,
     RunConfig,
     UsageError,
     guarded,
@@ -38,22 +35,15 @@ from experiments.cli import (
     prepare_out_dir,
     write_json,
 )
+from experiments.cluster import fingerprint, start_cluster
 from experiments.plots import save_run_plots
-from nn.checkpoint import load_checkpoint, read_meta, save_checkpoint, to_numpy
+from nn.checkpoint import load_checkpoint, read_meta, save_checkpoint
+from nn.evaluate import Evaluation, evaluate, make_eval_step
 from nn.model import ModelParams, Sequential, count_params
-from nn.parallel import Placement, data_mesh
+from nn.parallel import Placement
 from nn.progress import ProgressBar
 from nn.report import build_report, format_report
-from nn.train import (
-    Evaluation,
-    adam,
-    evaluate,
-    init_state,
-    make_eval_step,
-    make_train_step,
-    one_cycle,
-    train_epoch,
-)
+from nn.train import adam, init_state, make_train_step, one_cycle, train_epoch
 
 CHECKPOINT = "checkpoint.npz"
 
@@ -246,14 +236,6 @@ def train(
     return metrics
 
 
-def fingerprint(params: ModelParams) -> str:
-    """sha256 of every parameter's bytes (this process's copy), in tree order."""
-    h = hashlib.sha256()
-    for leaf in jax.tree_util.tree_leaves(params):
-        h.update(to_numpy(leaf).tobytes())
-    return h.hexdigest()[:16]
-
-
 def saved_config(path: Path, name: str, cli: RunConfig) -> tuple[RunConfig, dict]:
     """The configuration stored in a checkpoint of experiment ``name``; the data location comes
     from the current command line."""
@@ -283,26 +265,6 @@ def evaluate_checkpoint(
     print(f"Running on {describe_device()}")
     print(f"Evaluating {path} (epoch {meta['epoch']}/{cfg.epochs}) on the {ds.name} test set")
     report_on_test(model, placement.tree(params), ds, cfg, placement)
-
-
-def start_cluster(cluster: Cluster) -> Placement:
-    """Join the processes (before any other JAX call), then lay the devices out on a mesh.
-    Processes other than 0 train silently: only process 0 prints and writes."""
-    if cluster.distributed:
-        try:
-            if cluster.auto:
-                jax.distributed.initialize()
-            else:
-                jax.distributed.initialize(
-                    cluster.coordinator, cluster.num_processes, cluster.process_id
-                )
-        except (RuntimeError, ValueError) as e:
-            where = cluster.coordinator or "the detected cluster"
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise UsageError(f"cannot join {where}: {first}") from None
-        if jax.process_index() != 0:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (for the whole process)
-    return Placement(data_mesh(cluster.devices))
 
 
 def main(

@@ -1,6 +1,6 @@
 """The training loop shared by every experiment: a jitted step (forward, loss, explicit backward,
-optax update) and a jitted evaluation, both gathering their batches from arrays already on the
-device.
+optax update) gathering its batches from arrays already on the device, and the epoch around it.
+Evaluation is in nn/evaluate.py.
 
 Shapes: N examples, B batch size, K classes; X (N, ...) and Y (N,) live on the device.
 """
@@ -14,7 +14,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from jax import lax
 from jax.sharding import Mesh
@@ -22,7 +21,7 @@ from jax.sharding import Mesh
 from data.batches import DeviceArrays, batches, num_batches
 from nn.losses import softmax_cross_entropy, softmax_cross_entropy_backward
 from nn.model import ModelParams, Sequential
-from nn.parallel import Placement, sharded_gradients, to_host
+from nn.parallel import Placement, sharded_gradients
 from nn.progress import ProgressBar
 
 Array = jax.Array
@@ -180,58 +179,6 @@ def make_train_step(
         return TrainState(params, opt_state, key), sums
 
     return jax.jit(step, donate_argnums=(0, 1))
-
-
-def make_eval_step(model: Sequential) -> Callable[..., tuple[Array, Array]]:
-    """eval(params, data, index, weight) -> (weighted loss per example (B,), probs (B, K))."""
-
-    def evaluate_batch(
-        params: ModelParams, data: DeviceArrays, index: Array, weight: Array
-    ) -> tuple[Array, Array]:
-        logits, _ = model.forward(params, data.x[index], train=False)
-        shifted = logits - jnp.max(logits, axis=-1, keepdims=True)
-        log_probs = shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True))
-        nll = -jnp.take_along_axis(log_probs, data.y[index][:, None], axis=-1)[:, 0]
-        return nll * weight, jnp.exp(log_probs)
-
-    return jax.jit(evaluate_batch)
-
-
-class Evaluation(NamedTuple):
-    loss: float  # mean cross-entropy
-    accuracy: float  # fraction correct
-    probs: np.ndarray  # (N, K) softmax probabilities, in dataset order
-    predictions: np.ndarray  # (N,) int32 argmax class
-
-
-def evaluate(
-    eval_step: Callable,
-    params: ModelParams,
-    data: DeviceArrays,
-    batch_size: int,
-    placement: Placement | None = None,
-) -> Evaluation:
-    """Loss, accuracy and class probabilities over a whole split, in fixed-size batches (the
-    last one padded with weight 0, so one compilation serves every batch). With a placement
-    over several devices, each batch is split across them."""
-    placement = placement or Placement()
-    n = data.y.shape[0]
-    batch_size = min(batch_size, n)
-    nll, probs = [], []
-    for b in batches(n, batch_size, shuffle=False, drop_last=False):
-        losses, p = eval_step(params, data, *placement.rows(b.index, b.weight))
-        real = int(b.weight.sum())
-        nll.append(to_host(losses)[:real])
-        probs.append(to_host(p)[:real])
-    probs_np = np.concatenate(probs)
-    preds = probs_np.argmax(axis=-1).astype(np.int32)
-    labels = to_host(data.y)
-    return Evaluation(
-        loss=float(np.sum(np.concatenate(nll), dtype=np.float64)) / n,
-        accuracy=float(np.mean(preds == labels)),
-        probs=probs_np,
-        predictions=preds,
-    )
 
 
 class EpochResult(NamedTuple):

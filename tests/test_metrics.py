@@ -163,3 +163,30 @@ def test_confusion_matrix_rejects_out_of_range_and_mismatched_inputs():
         confusion_matrix(np.array([0, 3]), np.array([0, 1]), 3)
     with pytest.raises(ValueError, match="differ"):
         confusion_matrix(np.array([0, 1]), np.array([0]), 3)
+
+
+def test_without_matplotlib_plots_are_skipped_with_a_one_line_hint(monkeypatch, tmp_path, capsys):
+    import builtins
+
+    from experiments import plots
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    written = plots.save_run_plots(
+        tmp_path,
+        [{"epoch": 1, "loss": 1.0, "accuracy": 0.5}],
+        np.zeros((4, 28, 28, 1), np.float32),
+        np.arange(4) % 2,
+        np.full((4, 2), 0.5),
+        ["a", "b"],
+        np.eye(2, dtype=int),
+    )
+    assert written == [] and list(tmp_path.iterdir()) == []
+    out = capsys.readouterr().out.strip()
+    assert out == plots.INSTALL_HINT and "pip install" in out

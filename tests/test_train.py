@@ -11,14 +11,13 @@ import pytest
 
 from data import to_device
 from nn import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
+from nn.evaluate import evaluate, make_eval_step
 from nn.progress import ProgressBar, bar
 from nn.train import (
     EpochSums,
     TrainingDiverged,
     chunk_size,
-    evaluate,
     init_state,
-    make_eval_step,
     make_train_step,
     train_epoch,
 )

@@ -1,0 +1,72 @@
+"""Evaluation: loss, accuracy and class probabilities of a model over a whole split, in
+fixed-size batches gathered on the device (one compilation serves every batch).
+
+Shapes: N examples, B batch size, K classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from data.batches import DeviceArrays, batches
+from nn.model import ModelParams, Sequential
+from nn.parallel import Placement, to_host
+
+Array = jax.Array
+
+
+def make_eval_step(model: Sequential) -> Callable[..., tuple[Array, Array]]:
+    """eval(params, data, index, weight) -> (weighted loss per example (B,), probs (B, K))."""
+
+    def evaluate_batch(
+        params: ModelParams, data: DeviceArrays, index: Array, weight: Array
+    ) -> tuple[Array, Array]:
+        logits, _ = model.forward(params, data.x[index], train=False)
+        shifted = logits - jnp.max(logits, axis=-1, keepdims=True)
+        log_probs = shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True))
+        nll = -jnp.take_along_axis(log_probs, data.y[index][:, None], axis=-1)[:, 0]
+        return nll * weight, jnp.exp(log_probs)
+
+    return jax.jit(evaluate_batch)
+
+
+class Evaluation(NamedTuple):
+    loss: float  # mean cross-entropy
+    accuracy: float  # fraction correct
+    probs: np.ndarray  # (N, K) softmax probabilities, in dataset order
+    predictions: np.ndarray  # (N,) int32 argmax class
+
+
+def evaluate(
+    eval_step: Callable,
+    params: ModelParams,
+    data: DeviceArrays,
+    batch_size: int,
+    placement: Placement | None = None,
+) -> Evaluation:
+    """Loss, accuracy and class probabilities over a whole split, in fixed-size batches (the
+    last one padded with weight 0, so one compilation serves every batch). With a placement
+    over several devices, each batch is split across them."""
+    placement = placement or Placement()
+    n = data.y.shape[0]
+    batch_size = min(batch_size, n)
+    nll, probs = [], []
+    for b in batches(n, batch_size, shuffle=False, drop_last=False):
+        losses, p = eval_step(params, data, *placement.rows(b.index, b.weight))
+        real = int(b.weight.sum())
+        nll.append(to_host(losses)[:real])
+        probs.append(to_host(p)[:real])
+    probs_np = np.concatenate(probs)
+    preds = probs_np.argmax(axis=-1).astype(np.int32)
+    labels = to_host(data.y)
+    return Evaluation(
+        loss=float(np.sum(np.concatenate(nll), dtype=np.float64)) / n,
+        accuracy=float(np.mean(preds == labels)),
+        probs=probs_np,
+        predictions=preds,
+    )
