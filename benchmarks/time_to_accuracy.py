@@ -65,7 +65,7 @@ def ours(ds, cfg, target: float, evals: int, budget: float) -> dict:  # noqa: AN
     state = init_state(model, optimizer, (28, 28, 1), seed=cfg.seed)
     train, test = to_device(ds.x_train, ds.y_train), to_device(ds.x_test, ds.y_test)
     train_step, eval_step = make_train_step(model, optimizer), make_eval_step(model)
-    holder = {"state": state, "plan": []}
+    holder = {"state": state, "sums": EpochSums.zeros(), "plan": []}
 
     def step(i: int) -> None:
         if i % steps == 0:
@@ -73,8 +73,8 @@ def ours(ds, cfg, target: float, evals: int, budget: float) -> dict:  # noqa: AN
                 batches(len(ds.y_train), cfg.batch_size, seed=cfg.seed, epoch=i // steps)
             )
         b = holder["plan"][i % steps]
-        holder["state"], _ = train_step(
-            holder["state"], EpochSums.zeros(), train, b.index, b.weight
+        holder["state"], holder["sums"] = train_step(
+            holder["state"], holder["sums"], train, b.index, b.weight
         )
 
     def accuracy() -> float:

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from data.batches import DeviceArrays, batches
+from nn.losses import log_softmax
 from nn.model import ModelParams, Sequential
 from nn.parallel import Placement, to_host
 
@@ -27,8 +28,7 @@ def make_eval_step(model: Sequential) -> Callable[..., tuple[Array, Array]]:
         params: ModelParams, data: DeviceArrays, index: Array, weight: Array
     ) -> tuple[Array, Array]:
         logits, _ = model.forward(params, data.x[index], train=False)
-        shifted = logits - jnp.max(logits, axis=-1, keepdims=True)
-        log_probs = shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True))
+        log_probs = log_softmax(logits)  # (B, K)
         nll = -jnp.take_along_axis(log_probs, data.y[index][:, None], axis=-1)[:, 0]
         return nll * weight, jnp.exp(log_probs)
 

@@ -26,14 +26,19 @@ class LossCache(NamedTuple):
     weights: Array  # (N,) float, normalised so that they sum to 1
 
 
+def log_softmax(logits: Array) -> Array:
+    """log softmax(z) (N, K), shifted by the row maximum so that nothing overflows."""
+    shifted = logits - jnp.max(logits, axis=-1, keepdims=True)  # (N, K), every entry <= 0
+    log_z = jnp.log(jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True))  # (N, 1), >= 0
+    return shifted - log_z
+
+
 def softmax_cross_entropy(
     logits: Array, labels: Array, weights: Array | None = None
 ) -> tuple[Array, LossCache]:
     """Mean (or weighted mean) cross-entropy of softmax(logits) against integer labels."""
     n = logits.shape[0]
-    shifted = logits - jnp.max(logits, axis=-1, keepdims=True)  # (N, K), every entry <= 0
-    log_z = jnp.log(jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True))  # (N, 1), >= 0
-    log_probs = shifted - log_z  # (N, K)
+    log_probs = log_softmax(logits)  # (N, K)
     picked = jnp.take_along_axis(log_probs, labels[:, None], axis=-1)[:, 0]  # (N,)
     if weights is None:
         weights = jnp.full((n,), 1.0 / n, logits.dtype)
