@@ -13,6 +13,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -29,7 +30,39 @@ from benchmarks.timing import block, machine, median_seconds, write_json
 from data import batches, to_device
 from experiments import cnn
 from nn import Conv2D, Dense, Sequential
-from nn.train import EpochSums, adam, init_state, make_train_step
+from nn.layer import pair
+from nn.train import (
+    EpochSums,
+    adam,
+    chunk_size,
+    default_micro_batch,
+    init_state,
+    make_train_step,
+)
+
+
+class Product(NamedTuple):
+    """One layer's matrix product per training image: (rows x depth) @ (depth x cols). A conv
+    layer has one row per output pixel (its im2col matrix); a dense layer one row."""
+
+    rows: int
+    depth: int
+    cols: int
+    first: bool  # the model's first product: its input gradient is never computed
+
+
+def products(model: Sequential, in_shape: tuple) -> list[Product]:
+    _, shapes = model.abstract_init(in_shape)
+    found: list[Product] = []
+    shape = tuple(in_shape)
+    for layer, out in zip(model.layers, shapes, strict=True):
+        if isinstance(layer, Conv2D):
+            kh, kw = pair(layer.kernel_size)
+            found.append(Product(out[0] * out[1], kh * kw * shape[2], out[2], not found))
+        elif isinstance(layer, Dense):
+            found.append(Product(1, shape[0], out[0], not found))
+        shape = out
+    return found
 
 
 def training_flops(model: Sequential, in_shape: tuple) -> int:
@@ -37,25 +70,9 @@ def training_flops(model: Sequential, in_shape: tuple) -> int:
     product, the weight gradient (same size), and the input gradient (same size) except for the
     first layer, whose input gradient is never computed. Pooling, ReLU and the loss are
     elementwise and left out."""
-    _, shapes = model.abstract_init(in_shape)
-    total, shape, first = 0, tuple(in_shape), True
-    for layer, out in zip(model.layers, shapes, strict=True):
-        if isinstance(layer, Conv2D):
-            kh, kw = (
-                (layer.kernel_size,) * 2
-                if isinstance(layer.kernel_size, int)
-                else layer.kernel_size
-            )
-            fwd = 2 * out[0] * out[1] * kh * kw * shape[2] * out[2]
-        elif isinstance(layer, Dense):
-            fwd = 2 * shape[0] * out[0]
-        else:
-            fwd = 0
-        if fwd:
-            total += fwd * (2 if first else 3)
-            first = False
-        shape = out
-    return total
+    return sum(
+        2 * p.rows * p.depth * p.cols * (2 if p.first else 3) for p in products(model, in_shape)
+    )
 
 
 def matmul_peak(n: int = 1024) -> float:
@@ -64,6 +81,35 @@ def matmul_peak(n: int = 1024) -> float:
     f = jax.jit(lambda a, b: a @ b)
     seconds = median_seconds(lambda: block(f(a, a)), windows=5, min_window=0.3)
     return 2 * n**3 / seconds
+
+
+def matmul_ceiling(model: Sequential, in_shape: tuple, batch: int) -> float:
+    """Images per second if a training step were nothing but its matrix products: every
+    layer's forward, weight-gradient and input-gradient products, in the layouts the layers use
+    (P @ W, P.T @ dy, dy @ W.T), at the shapes of one micro-batch chunk, in one jitted call. No
+    implementation built on these XLA products can train faster, whatever it does elsewhere."""
+    chunk = chunk_size(batch, default_micro_batch(jax.devices()[0].platform))
+    rng = np.random.default_rng(0)
+    operands = []
+    for p in products(model, in_shape):
+        m = chunk * p.rows
+        operands.append(
+            tuple(
+                jnp.asarray(rng.standard_normal(s), jnp.float32)
+                for s in ((m, p.depth), (p.depth, p.cols), (m, p.cols))
+            )
+        )
+    firsts = [p.first for p in products(model, in_shape)]
+
+    @jax.jit
+    def only_products(operands: list) -> list:
+        out = []
+        for (x, w, dy), first in zip(operands, firsts, strict=True):
+            out += [x @ w, x.T @ dy] + ([] if first else [dy @ w.T])
+        return out
+
+    seconds = median_seconds(lambda: block(only_products(operands)), windows=5, min_window=0.2)
+    return chunk / seconds
 
 
 def ours_window(model: Sequential, batch: int, data, steps: int):  # noqa: ANN001, ANN201
@@ -126,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     header = (
         f"{'batch':>6}{'ours img/s':>12}{'torch img/s':>13}{'keras img/s':>13}"
         f"{'ours/torch':>12}{'ours/keras':>12}{'% of peak':>11}"
+        f"{'ceiling img/s':>15}{'% of peak':>11}"
     )
     print(header)
     for bs in args.batch_sizes:
@@ -148,16 +195,20 @@ def main(argv: Sequence[str] | None = None) -> dict:
                 times[name].append(time.perf_counter() - start)
         rate = {k: steps * bs / statistics.median(v) for k, v in times.items()}
         share = rate["ours"] * flops / peak
+        ceiling = matmul_ceiling(model, (28, 28, 1), bs)
         rows.append(
             {
                 "batch": bs,
                 **{f"{k}_img_per_s": v for k, v in rate.items()},
                 "ours_share_of_peak": share,
+                "matmul_ceiling_img_per_s": ceiling,
+                "ceiling_share_of_peak": ceiling * flops / peak,
             }
         )
         print(
             f"{bs:>6}{rate['ours']:>12,.0f}{cell(rate, 'torch')}{cell(rate, 'keras')}"
             f"{ratio(rate, 'torch')}{ratio(rate, 'keras')}{100 * share:>10.1f}%"
+            f"{ceiling:>15,.0f}{100 * ceiling * flops / peak:>10.1f}%"
         )
     if peers_ok:
         for name, probe in (
@@ -174,6 +225,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "matmul_peak_gflops": peak / 1e9,
         "rows": rows,
     }
+    print(
+        "ceiling: the step's matrix products alone, at the same shapes, with nothing else; "
+        "no implementation on XLA's products can train faster"
+    )
     write_json(args.json, result)
     return result
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -74,6 +74,18 @@ def init_state(
     return TrainState(params, optimizer.init(params), train_key)
 
 
+# On a CPU, batches above this size are split into chunks of at most this many examples (see
+# make_train_step). On the 2-core CPU of BENCHMARKS.md, 16 beat 32 by 7-14% at batch 128 and 512
+# and was level or better at batch 32; 8 and 64 were slower.
+MICRO_BATCH = 16
+
+
+def default_micro_batch(platform: str) -> int | None:
+    """MICRO_BATCH on a CPU, where small chunks keep the activations in its caches; None (the
+    whole batch at once) on GPUs and TPUs, which need large batches to fill their cores."""
+    return MICRO_BATCH if platform == "cpu" else None
+
+
 def chunk_size(batch: int, micro_batch: int | None) -> int:
     """The largest divisor of ``batch`` that is at most ``micro_batch`` (the whole batch when
     micro-batching is off, the batch is small, or no divisor above micro_batch/2 exists)."""
@@ -87,14 +99,15 @@ def make_train_step(
     model: Sequential,
     optimizer: optax.GradientTransformation,
     *,
-    micro_batch: int | None = 32,
+    micro_batch: int | Literal["auto"] | None = "auto",
     mesh: Mesh | None = None,
 ) -> Callable[..., tuple[TrainState, EpochSums]]:
     """step(state, sums, data, index, weight) -> (state, sums), jitted, with the state and the
     sums donated so that XLA updates the parameters and Adam's moments in place.
 
-    A batch larger than ``micro_batch`` is processed in chunks of at most that size, one after
-    the other (``lax.scan``), and their gradients are summed before the single optimizer update.
+    A batch larger than ``micro_batch`` ("auto": ``default_micro_batch`` of the devices' platform)
+    is processed in chunks of at most that size, one after the other (``lax.scan``), and their
+    gradients are summed before the single optimizer update.
     Each chunk's loss gradient is scaled by its share of the batch's weight, so the result is the
     gradient of the whole batch's mean loss; only the working set shrinks, which keeps the
     activations in the CPU's caches (large batches otherwise run up to 3x slower per image).
@@ -102,6 +115,9 @@ def make_train_step(
     With a ``mesh`` of several devices, each device does this for its block of the batch and the
     gradients are summed across devices (nn/parallel.py); everything else is unchanged.
     """
+    if micro_batch == "auto":
+        platform = (mesh.devices.flat[0] if mesh is not None else jax.devices()[0]).platform
+        micro_batch = default_micro_batch(platform)
 
     def chunk_grads(
         params: ModelParams,

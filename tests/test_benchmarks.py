@@ -44,9 +44,27 @@ def test_train_benchmark_prints_throughput_flops_and_peak(tmp_path):
     assert "MFLOP per training image" in out and "matmul peak" in out and "ours img/s" in out
     result = json.loads((tmp_path / "t.json").read_text())
     assert 14.0 < result["mflop_per_image"] < 15.0  # the Keras convnet: about 14.3 MFLOP
-    assert result["rows"][0]["ours_img_per_s"] > 0
+    row = result["rows"][0]
+    assert row["ours_img_per_s"] > 0
+    # the matrix products alone are part of the step, so they cannot be slower than all of it
+    assert row["matmul_ceiling_img_per_s"] > row["ours_img_per_s"]
+    assert "ceiling img/s" in out
     for peer in ("torch", "keras"):  # either measured or skipped with a note
         assert f"{peer}_img_per_s" in result["rows"][0] or f"{peer}: not installed" in out
+
+
+def test_products_are_the_im2col_and_dense_matrices_of_each_layer():
+    from benchmarks.peers import keras_convnet
+    from benchmarks.train import Product, products, training_flops
+
+    found = products(keras_convnet(), (28, 28, 1))
+    assert found == [
+        Product(rows=26 * 26, depth=9, cols=32, first=True),  # conv 3x3, 1 -> 32 channels
+        Product(rows=11 * 11, depth=9 * 32, cols=64, first=False),  # conv 3x3, 32 -> 64
+        Product(rows=1, depth=5 * 5 * 64, cols=10, first=False),  # dense 1600 -> 10
+    ]
+    forward = sum(2 * p.rows * p.depth * p.cols for p in found)
+    assert training_flops(keras_convnet(), (28, 28, 1)) == 3 * forward - 2 * 26 * 26 * 9 * 32
 
 
 def test_time_to_accuracy_benchmark_prints_its_table(shared_data_dir, tmp_path):

@@ -14,9 +14,11 @@ from nn import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
 from nn.evaluate import evaluate, make_eval_step
 from nn.progress import ProgressBar, bar
 from nn.train import (
+    MICRO_BATCH,
     EpochSums,
     TrainingDiverged,
     chunk_size,
+    default_micro_batch,
     init_state,
     make_train_step,
     train_epoch,
@@ -70,6 +72,19 @@ def test_zero_weight_padding_updates_like_the_real_examples_alone():
 def test_chunk_size_divides_the_batch():
     assert chunk_size(32, 32) == 32 and chunk_size(128, 32) == 32 and chunk_size(512, None) == 512
     assert chunk_size(500, 32) == 25 and chunk_size(94, 32) == 94  # 94 = 2 x 47: no good divisor
+
+
+def test_auto_micro_batch_chunks_on_cpu_only():
+    assert default_micro_batch("cpu") == MICRO_BATCH
+    assert default_micro_batch("gpu") is None and default_micro_batch("tpu") is None
+    data = tiny_data()
+    index, weight = np.arange(64, dtype=np.int32), np.ones(64, np.float32)
+    auto, _ = one_step("auto", index, weight, data)
+    explicit, _ = one_step(default_micro_batch(jax.devices()[0].platform), index, weight, data)
+    for a, b in zip(
+        jax.tree_util.tree_leaves(auto), jax.tree_util.tree_leaves(explicit), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)  # "auto" is exactly the platform's default
 
 
 def test_evaluate_with_a_partial_last_batch_matches_a_direct_computation():
