@@ -185,6 +185,7 @@ def train(
                 header | {"epoch": epoch + 1, "history": history, "train_seconds": train_seconds},
             )
     train_seconds = seconds_before + time.perf_counter() - started
+    del train_data, train_step  # free the training images before the test set's evaluation
 
     result, report, eval_seconds = report_on_test(model, state.params, ds, cfg, placement)
     metrics = {
