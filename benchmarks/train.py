@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -28,6 +28,7 @@ from benchmarks.peers import (
 )
 from benchmarks.timing import block, machine, median_seconds, write_json
 from data import batches, to_device
+from data.batches import DeviceArrays
 from experiments import cnn
 from nn import Conv2D, Dense, Sequential
 from nn.layer import pair
@@ -39,6 +40,8 @@ from nn.train import (
     init_state,
     make_train_step,
 )
+
+MicroBatch = int | Literal["auto"] | None
 
 
 class Product(NamedTuple):
@@ -83,12 +86,14 @@ def matmul_peak(n: int = 1024) -> float:
     return 2 * n**3 / seconds
 
 
-def matmul_ceiling(model: Sequential, in_shape: tuple, batch: int) -> float:
+def matmul_ceiling(
+    model: Sequential, in_shape: tuple, batch: int, micro_batch: MicroBatch
+) -> float:
     """Images per second if a training step were nothing but its matrix products: every
     layer's forward, weight-gradient and input-gradient products, in the layouts the layers use
     (P @ W, P.T @ dy, dy @ W.T), at the shapes of one micro-batch chunk, in one jitted call. No
     implementation built on these XLA products can train faster, whatever it does elsewhere."""
-    chunk = chunk_size(batch, default_micro_batch(jax.devices()[0].platform))
+    chunk = chunk_size(batch, resolve(micro_batch))
     rng = np.random.default_rng(0)
     operands = []
     for p in products(model, in_shape):
@@ -112,10 +117,16 @@ def matmul_ceiling(model: Sequential, in_shape: tuple, batch: int) -> float:
     return chunk / seconds
 
 
-def ours_window(model: Sequential, batch: int, data, steps: int):  # noqa: ANN001, ANN201
+def resolve(micro_batch: MicroBatch) -> int | None:
+    return default_micro_batch(jax.devices()[0].platform) if micro_batch == "auto" else micro_batch
+
+
+def ours_window(
+    model: Sequential, batch: int, data: DeviceArrays, steps: int, micro_batch: MicroBatch
+) -> Callable[[], None]:
     optimizer = adam(1e-3)
     state = init_state(model, optimizer, (28, 28, 1), seed=0)
-    step = make_train_step(model, optimizer)
+    step = make_train_step(model, optimizer, micro_batch=micro_batch)
     plan = list(batches(len(data.y), batch, seed=0))
 
     def run() -> None:
@@ -147,9 +158,19 @@ def main(argv: Sequence[str] | None = None) -> dict:
     ap.add_argument("--model", choices=[KERAS_CONVNET, "default"], default=KERAS_CONVNET)
     ap.add_argument("--images", type=int, default=8192, help="images per timed window")
     ap.add_argument("--windows", type=int, default=5, help="timed windows per framework")
+    ap.add_argument(
+        "--micro-batch",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="our chunk size (0: whole batches; default: the platform's, as in training); "
+        "further sizes are timed in the same alternation and compared with the first",
+    )
     ap.add_argument("--no-peers", action="store_true", help="time this project only")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = ap.parse_args(argv)
+    micro: MicroBatch = "auto" if args.micro_batch is None else (args.micro_batch[0] or None)
+    others = [m or None for m in (args.micro_batch or [])[1:]]
 
     model = keras_convnet() if args.model == KERAS_CONVNET else cnn.build_model(10)
     flops = training_flops(model, (28, 28, 1))
@@ -157,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     print(f"Machine: {machine()}")
     print(
         f"Model: {args.model}, {flops / 1e6:.2f} MFLOP per training image; "
-        f"measured matmul peak {peak / 1e9:.1f} GFLOP/s"
+        f"measured matmul peak {peak / 1e9:.1f} GFLOP/s; our micro-batch {resolve(micro)}"
     )
     rng = np.random.default_rng(0)
     n = max(args.images, 4 * max(args.batch_sizes))
@@ -177,7 +198,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     print(header)
     for bs in args.batch_sizes:
         steps = max(1, args.images // bs)
-        runners = {"ours": ours_window(model, bs, data, steps)}
+        runners = {"ours": ours_window(model, bs, data, steps, micro)}
+        for m in others:
+            runners[f"micro_{m or 0}"] = ours_window(model, bs, data, steps, m)
         if peers_ok:
             t = torch_trainer(bs, x, y)
             if t is not None:
@@ -195,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
                 times[name].append(time.perf_counter() - start)
         rate = {k: steps * bs / statistics.median(v) for k, v in times.items()}
         share = rate["ours"] * flops / peak
-        ceiling = matmul_ceiling(model, (28, 28, 1), bs)
+        ceiling = matmul_ceiling(model, (28, 28, 1), bs, micro)
         rows.append(
             {
                 "batch": bs,
@@ -210,6 +233,12 @@ def main(argv: Sequence[str] | None = None) -> dict:
             f"{ratio(rate, 'torch')}{ratio(rate, 'keras')}{100 * share:>10.1f}%"
             f"{ceiling:>15,.0f}{100 * ceiling * flops / peak:>10.1f}%"
         )
+        for m in others:
+            other = rate[f"micro_{m or 0}"]
+            print(
+                f"{'':>6}micro-batch {m or 'off'}: {other:,.0f} img/s; "
+                f"ours / this {rate['ours'] / other:.2f}"
+            )
     if peers_ok:
         for name, probe in (
             ("torch", lambda: torch_trainer(1, x, y)),
@@ -223,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "model": args.model,
         "mflop_per_image": flops / 1e6,
         "matmul_peak_gflops": peak / 1e9,
+        "micro_batch": resolve(micro),
         "rows": rows,
     }
     print(

@@ -36,6 +36,9 @@ def test_train_benchmark_prints_throughput_flops_and_peak(tmp_path):
         "16",
         "--windows",
         "1",
+        "--micro-batch",
+        "4",
+        "0",
         "--json",
         tmp_path / "t.json",
     )
@@ -49,6 +52,8 @@ def test_train_benchmark_prints_throughput_flops_and_peak(tmp_path):
     # the matrix products alone are part of the step, so they cannot be slower than all of it
     assert row["matmul_ceiling_img_per_s"] > row["ours_img_per_s"]
     assert "ceiling img/s" in out
+    assert result["micro_batch"] == 4 and row["micro_0_img_per_s"] > 0  # 0: whole batches
+    assert "micro-batch off:" in out
     for peer in ("torch", "keras"):  # either measured or skipped with a note
         assert f"{peer}_img_per_s" in result["rows"][0] or f"{peer}: not installed" in out
 
