@@ -42,7 +42,10 @@ class Layer(Protocol):
 def glorot_uniform(key: Array, shape: Shape, fan_in: int, fan_out: int) -> Array:
     """Keras's default kernel initialiser: U(-a, a) with a = sqrt(6 / (fan_in + fan_out))."""
     limit = math.sqrt(6.0 / (fan_in + fan_out))
-    return jax.random.uniform(key, shape, jnp.float32, -limit, limit)
+    # Drawn flat, then reshaped: the same distribution, and XLA compiles a 1-D draw about twice
+    # as fast as a 4-D one (0.15 s against 0.35 s each on the CPU of BENCHMARKS.md).
+    flat = jax.random.uniform(key, (math.prod(shape),), jnp.float32, -limit, limit)
+    return flat.reshape(shape)
 
 
 def pair(v: int | tuple[int, int]) -> tuple[int, int]:
