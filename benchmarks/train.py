@@ -95,8 +95,9 @@ def matmul_ceiling(
     implementation built on these XLA products can train faster, whatever it does elsewhere."""
     chunk = chunk_size(batch, resolve(micro_batch))
     rng = np.random.default_rng(0)
+    found = products(model, in_shape)
     operands = []
-    for p in products(model, in_shape):
+    for p in found:
         m = chunk * p.rows
         operands.append(
             tuple(
@@ -104,7 +105,7 @@ def matmul_ceiling(
                 for s in ((m, p.depth), (p.depth, p.cols), (m, p.cols))
             )
         )
-    firsts = [p.first for p in products(model, in_shape)]
+    firsts = [p.first for p in found]
 
     @jax.jit
     def only_products(operands: list) -> list:

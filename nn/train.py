@@ -82,8 +82,8 @@ def init_state(
 
 
 # On a CPU, batches above this size are split into chunks of at most this many examples (see
-# make_train_step). On the 2-core CPU of BENCHMARKS.md, 16 beat 32 by 7-14% at batch 128 and 512
-# and was level or better at batch 32; 8 and 64 were slower.
+# make_train_step). On the 2-core CPU of BENCHMARKS.md, 16 beat 32 by 5-13% at batch 128 and 512
+# and by 1-5% at batch 32 (python -m benchmarks.train --micro-batch 16 32); 8 and 64 were slower.
 MICRO_BATCH = 16
 
 
