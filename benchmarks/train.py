@@ -13,7 +13,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -34,14 +34,13 @@ from nn import Conv2D, Dense, Sequential
 from nn.layer import pair
 from nn.train import (
     EpochSums,
+    MicroBatch,
     adam,
     chunk_size,
-    default_micro_batch,
     init_state,
     make_train_step,
+    resolve_micro_batch,
 )
-
-MicroBatch = int | Literal["auto"] | None
 
 
 class Product(NamedTuple):
@@ -93,7 +92,7 @@ def matmul_ceiling(
     layer's forward, weight-gradient and input-gradient products, in the layouts the layers use
     (P @ W, P.T @ dy, dy @ W.T), at the shapes of one micro-batch chunk, in one jitted call. No
     implementation built on these XLA products can train faster, whatever it does elsewhere."""
-    chunk = chunk_size(batch, resolve(micro_batch))
+    chunk = chunk_size(batch, resolve_micro_batch(micro_batch))
     rng = np.random.default_rng(0)
     found = products(model, in_shape)
     operands = []
@@ -116,10 +115,6 @@ def matmul_ceiling(
 
     seconds = median_seconds(lambda: block(only_products(operands)), windows=5, min_window=0.2)
     return chunk / seconds
-
-
-def resolve(micro_batch: MicroBatch) -> int | None:
-    return default_micro_batch(jax.devices()[0].platform) if micro_batch == "auto" else micro_batch
 
 
 def ours_window(
@@ -172,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     micro: MicroBatch = "auto" if args.micro_batch is None else (args.micro_batch[0] or None)
     others = [m or None for m in (args.micro_batch or [])[1:]]
+    chunk_limit = resolve_micro_batch(micro)
 
     model = keras_convnet() if args.model == KERAS_CONVNET else cnn.build_model(10)
     flops = training_flops(model, (28, 28, 1))
@@ -179,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     print(f"Machine: {machine()}")
     print(
         f"Model: {args.model}, {flops / 1e6:.2f} MFLOP per training image; "
-        f"measured matmul peak {peak / 1e9:.1f} GFLOP/s; our micro-batch {resolve(micro)}"
+        f"measured matmul peak {peak / 1e9:.1f} GFLOP/s; our micro-batch {chunk_limit}"
     )
     rng = np.random.default_rng(0)
     n = max(args.images, 4 * max(args.batch_sizes))
@@ -253,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "model": args.model,
         "mflop_per_image": flops / 1e6,
         "matmul_peak_gflops": peak / 1e9,
-        "micro_batch": resolve(micro),
+        "micro_batch": chunk_limit,
         "rows": rows,
     }
     print(
