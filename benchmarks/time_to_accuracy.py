@@ -21,10 +21,11 @@ import numpy as np
 
 from benchmarks.peers import missing_note, torch_trainer
 from benchmarks.timing import machine, write_json
-from data import batches, load_dataset, to_device
+from data import load_dataset
 from data.load import subset
 from experiments import cnn
 from experiments.common import make_optimizer
+from nn.batches import batches, to_device
 from nn.evaluate import evaluate, make_eval_step
 from nn.train import EpochSums, init_state, make_train_step
 

@@ -27,10 +27,9 @@ from benchmarks.peers import (
     torch_trainer,
 )
 from benchmarks.timing import block, machine, median_seconds, write_json
-from data import batches, to_device
-from data.batches import DeviceArrays
 from experiments import cnn
 from nn import Conv2D, Dense, Sequential
+from nn.batches import DeviceArrays, batches, to_device
 from nn.layer import pair
 from nn.train import (
     EpochSums,

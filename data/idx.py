@@ -13,13 +13,13 @@ import gzip
 import math
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from data.errors import IdxFormatError
+from nn.checkpoint import atomic_write
 
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
@@ -86,22 +86,3 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     if path.suffix == ".gz":
         payload = gzip.compress(payload, mtime=0)
     atomic_write(path, payload)
-
-
-def atomic_write(path: Path, payload: bytes) -> None:
-    """Write bytes to ``path`` via a temporary sibling and os.replace; no partial file remains."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; use the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from data import DATASETS, DataError
-from data.idx import atomic_write
 from experiments.cluster import Cluster
-from nn.checkpoint import CheckpointError
-from nn.train import TrainingDiverged
+from nn.checkpoint import CheckpointError, atomic_write
+from nn.loop import TrainingDiverged
 
 EXIT_USAGE = 2  # a bad command-line value
 EXIT_FAILURE = 1  # data, checkpoint, output folder, divergence

@@ -39,11 +39,12 @@ from experiments.cluster import fingerprint, start_cluster
 from experiments.plots import save_run_plots
 from nn.checkpoint import load_checkpoint, read_meta, save_checkpoint
 from nn.evaluate import Evaluation, evaluate, make_eval_step
+from nn.loop import train_epoch
 from nn.model import ModelParams, Sequential, count_params
 from nn.parallel import Placement
 from nn.progress import ProgressBar
 from nn.report import build_report, format_report
-from nn.train import adam, init_state, make_train_step, one_cycle, train_epoch
+from nn.train import adam, init_state, make_train_step, one_cycle
 
 CHECKPOINT = "checkpoint.npz"
 

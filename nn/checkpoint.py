@@ -12,14 +12,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
-
-from data.idx import atomic_write
 
 META = "__meta__"
 READ_ERRORS = (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError)
@@ -91,3 +90,22 @@ def load_checkpoint(path: str | os.PathLike, like: Any, prefix: str = "") -> tup
         raise CheckpointError(f"{path}: damaged checkpoint ({type(e).__name__}: {e})") from None
     treedef = jax.tree_util.tree_structure(like)
     return jax.tree_util.tree_unflatten(treedef, out), meta
+
+
+def atomic_write(path: Path, payload: bytes) -> None:
+    """Write bytes to ``path`` via a temporary sibling and os.replace; no partial file remains."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; use the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

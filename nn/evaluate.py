@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from data.batches import DeviceArrays, batches
+from nn.batches import DeviceArrays, batches
 from nn.losses import log_softmax
 from nn.model import ModelParams, Sequential
 from nn.parallel import Placement, to_host

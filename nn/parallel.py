@@ -111,7 +111,7 @@ class Placement:
         return 1 if self.mesh is None else self.mesh.size
 
     def data(self, x: np.ndarray, y: np.ndarray) -> Any:
-        from data.batches import DeviceArrays, to_device
+        from nn.batches import DeviceArrays, to_device
 
         if self.mesh is None:
             return to_device(x, y)

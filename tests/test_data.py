@@ -20,14 +20,13 @@ from data import (
     DataError,
     IdxFormatError,
     MissingDataError,
-    batches,
     get_dataset,
     load_dataset,
-    num_batches,
 )
 from data.fetch import dataset_files
 from data.idx import IMAGES_MAGIC, LABELS_MAGIC, decode_idx, encode_idx, read_idx, write_idx
 from data.registry import DataFile, DatasetInfo
+from nn.batches import batches, num_batches
 
 # ---------------------------------------------------------------- IDX format
 

@@ -9,19 +9,18 @@ import numpy as np
 import optax
 import pytest
 
-from data import to_device
 from nn import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
+from nn.batches import to_device
 from nn.evaluate import evaluate, make_eval_step
+from nn.loop import TrainingDiverged, train_epoch
 from nn.progress import ProgressBar, bar
 from nn.train import (
     MICRO_BATCH,
     EpochSums,
-    TrainingDiverged,
     chunk_size,
     default_micro_batch,
     init_state,
     make_train_step,
-    train_epoch,
 )
 
 MODEL = Sequential([Conv2D(4, 3), ReLU(), MaxPool2D(2), Flatten(), Dense(10)])  # no dropout
