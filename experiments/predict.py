@@ -7,13 +7,17 @@ when the background is light (MNIST digits are light on black), cropped to the d
 box, scaled to fit 20x20 keeping its aspect ratio, and placed in a 28x28 field so that its centre
 of mass sits at the centre. Without --checkpoint the newest runs/cnn-*/checkpoint.npz is used.
 ``--show`` saves IMAGE's preprocessed 28x28 beside the original as <name>-preprocessed.png.
-Needs Pillow: pip install -e '.[image]'.
+Needs Pillow: pip install -e '.[image]'. ``experiments.draw`` serves a drawing page on the same
+code path: ``decode_gray``, ``to_mnist`` and a ``Predictor``.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import struct
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,26 +31,63 @@ from nn.checkpoint import load_checkpoint, read_meta
 
 INK = 0.2  # a pixel is part of the digit above this fraction of the image's contrast
 NOISE = 0.05  # below this fraction of the contrast a pixel is background
+MAX_PIXELS = 25_000_000  # larger pictures are refused before decoding (a 12-megapixel photo fits)
 
 
 def pillow():  # noqa: ANN201  (Pillow is optional)
     try:
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image, ImageOps, UnidentifiedImageError
     except ImportError:
         raise UsageError("predicting images needs Pillow: pip install -e '.[image]'") from None
-    return Image, UnidentifiedImageError
+    return Image, ImageOps, UnidentifiedImageError
 
 
 def read_gray(path: Path) -> np.ndarray:
-    """The image as float32 (H, W) in [0, 1]; one clear error for anything unreadable."""
-    image_mod, unidentified = pillow()
+    """The image file as float32 (H, W) in [0, 1]; one clear error for anything unreadable."""
     try:
-        with image_mod.open(path) as im:
-            return np.asarray(im.convert("L"), np.float32) / 255.0
+        data = path.read_bytes()
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
-    except (unidentified, OSError, ValueError) as e:
-        raise UsageError(f"{path}: not a readable image ({type(e).__name__})") from None
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read it ({e.strerror or type(e).__name__})") from None
+    return decode_gray(data, str(path))
+
+
+def decode_gray(data: bytes, name: str) -> np.ndarray:
+    """Encoded image bytes (PNG, JPEG, ...) -> float32 (H, W) in [0, 1], turned upright as its
+    EXIF orientation says. Transparent pixels become background: white behind dark ink, black
+    behind light ink. Anything Pillow cannot read, or larger than MAX_PIXELS, is a UsageError."""
+    image_mod, image_ops, unidentified = pillow()
+    unreadable = (  # what Pillow raises on files it cannot decode
+        unidentified,
+        image_mod.DecompressionBombError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        EOFError,
+        struct.error,
+    )
+    try:
+        with image_mod.open(io.BytesIO(data)) as im:
+            if im.width * im.height > MAX_PIXELS:
+                raise UsageError(
+                    f"{name} is {im.width} x {im.height} pixels, more than the "
+                    f"{MAX_PIXELS:,} read here: scale it down"
+                )
+            im = image_ops.exif_transpose(im)
+            la = np.asarray(im.convert("LA"))  # (H, W, 2) uint8: gray level and opacity
+    except unreadable as e:
+        raise UsageError(
+            f"{name} is not a readable image ({type(e).__name__}); "
+            "expected a PNG, JPEG or other image file"
+        ) from None
+    gray = la[..., 0].astype(np.float32) / 255.0
+    if la[..., 1].min() == 255:
+        return gray
+    alpha = la[..., 1].astype(np.float32) / 255.0
+    ink = float((gray * alpha).sum() / max(float(alpha.sum()), 1.0))  # mean of what is opaque
+    behind = np.float32(1.0 if ink < 0.5 else 0.0)
+    return alpha * gray + (1.0 - alpha) * behind
 
 
 def to_mnist(gray: np.ndarray, name: str = "image") -> np.ndarray:
@@ -57,7 +98,7 @@ def to_mnist(gray: np.ndarray, name: str = "image") -> np.ndarray:
     background = float(np.median(1.0 - border if light else border))
     hi = float(img.max())
     if hi - background < 0.05:
-        raise UsageError(f"{name}: the image is blank, no digit found")
+        raise UsageError(f"{name} is blank: no digit or object found")
     img = np.clip((img - background) / (hi - background), 0.0, 1.0)  # background 0, ink 1
     img[img < NOISE] = 0.0  # paper texture and JPEG noise: MNIST's background is exactly 0
     rows, cols = np.flatnonzero((img > INK).any(axis=1)), np.flatnonzero((img > INK).any(axis=0))
@@ -66,7 +107,7 @@ def to_mnist(gray: np.ndarray, name: str = "image") -> np.ndarray:
     h, w = crop.shape
     scale = 20.0 / max(h, w)  # the longer side becomes 20 pixels
     size = (max(1, round(w * scale)), max(1, round(h * scale)))  # PIL wants (width, height)
-    image_mod, _ = pillow()
+    image_mod, _, _ = pillow()
     small = image_mod.fromarray(np.uint8(np.round(crop * 255))).resize(
         size, image_mod.Resampling.LANCZOS
     )
@@ -103,9 +144,33 @@ def load_model(path: Path):  # noqa: ANN201  (returns (model, params, meta))
     return model, params, meta
 
 
+def class_probabilities(model, params, x: jax.Array) -> jax.Array:  # noqa: ANN001
+    """(N, 28, 28, 1) normalised inputs -> (N, K) class probabilities: the one place where the
+    commands call the model."""
+    logits, _ = model.forward(params, x, train=False)
+    return jax.nn.softmax(logits, axis=-1)
+
+
+class Predictor:
+    """A checkpoint loaded once and its forward compiled once per batch size: (N, 28, 28)
+    MNIST-like inputs in [0, 1] -> (N, K) probabilities. Safe to call from several threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.model, self.params, self.meta = load_model(path)
+        self.class_names: list[str] = list(self.meta["class_names"])
+        self.forward = jax.jit(lambda params, x: class_probabilities(self.model, params, x))
+        self.lock = threading.Lock()  # one model call at a time
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        x = (images[..., None] - np.float32(self.meta["mean"])) / np.float32(self.meta["std"])
+        with self.lock:
+            return np.asarray(self.forward(self.params, jax.numpy.asarray(x, np.float32)))
+
+
 def save_side_by_side(original: np.ndarray, processed: np.ndarray, path: Path) -> Path:
     """The original (grayscale, 280 px high) and the 28x28 input (x10), side by side."""
-    image_mod, _ = pillow()
+    image_mod, _, _ = pillow()
     left = image_mod.fromarray(np.uint8(original * 255))
     left = left.resize((max(1, round(left.width * 280 / left.height)), 280))
     right = image_mod.fromarray(np.uint8(processed * 255)).resize(
@@ -124,21 +189,17 @@ def save_side_by_side(original: np.ndarray, processed: np.ndarray, path: Path) -
 
 def predict(images: Sequence[str], checkpoint: str | None, show: bool) -> None:
     grays = [read_gray(Path(p)) for p in images]  # check every input before any work
-    batch = np.stack([to_mnist(g, p) for g, p in zip(grays, images, strict=True)])[..., None]
-    path = Path(checkpoint) if checkpoint else newest_checkpoint()
-    model, params, meta = load_model(path)
-    names = meta["class_names"]
-    batch = (batch - np.float32(meta["mean"])) / np.float32(meta["std"])
-    logits, _ = model.forward(params, jax.numpy.asarray(batch), train=False)
-    probs = np.asarray(jax.nn.softmax(logits, axis=-1))
-    print(f"Checkpoint: {path} ({meta['experiment']}, {len(names)} classes)")
-    for p, gray, row, x in zip(images, grays, probs, batch, strict=True):
+    inputs = np.stack([to_mnist(g, p) for g, p in zip(grays, images, strict=True)])  # (N, 28, 28)
+    predictor = Predictor(Path(checkpoint) if checkpoint else newest_checkpoint())
+    probs = predictor(inputs)  # (N, K)
+    names, meta = predictor.class_names, predictor.meta
+    print(f"Checkpoint: {predictor.path} ({meta['experiment']}, {len(names)} classes)")
+    for p, gray, row, x in zip(images, grays, probs, inputs, strict=True):
         best = int(row.argmax())
         print(f"{p}: {names[best]} (probability {row[best]:.4f})")
         print("  " + "  ".join(f"{n}: {q:.4f}" for n, q in zip(names, row, strict=True)))
         if show:
-            x01 = x[..., 0] * np.float32(meta["std"]) + np.float32(meta["mean"])
-            print(f"  saved {save_side_by_side(gray, np.clip(x01, 0, 1), Path(p))}")
+            print(f"  saved {save_side_by_side(gray, x, Path(p))}")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
