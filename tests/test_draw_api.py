@@ -1,0 +1,251 @@
+"""experiments.draw's HTTP API, on a real server process: real MNIST test digits posted as PNG,
+then every kind of bad request, each answered with a JSON error while the server keeps serving;
+several requests at once; the page's own files and nothing else; Ctrl-C."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import signal
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.cli import assert_one_line_error, run_module
+from tests.draw_server import as_drawn, draw_server, png, predict, request
+
+pytestmark = pytest.mark.slow
+PIL = pytest.importorskip("PIL.Image")
+
+
+@pytest.fixture(scope="module")
+def mnist(shared_data_dir):
+    from data import load_dataset
+
+    return load_dataset("mnist", shared_data_dir, download=False)
+
+
+@pytest.fixture(scope="module")
+def server(mnist_checkpoint, tmp_path_factory):
+    with draw_server(tmp_path_factory.mktemp("draw-api"), "--checkpoint", mnist_checkpoint) as s:
+        yield s
+
+
+def digit_png(mnist, i: int) -> bytes:
+    return png(as_drawn(mnist.x_test[i, :, :, 0]))
+
+
+def test_predicts_real_mnist_test_digits_posted_as_png(server, mnist):
+    answers = [predict(server, digit_png(mnist, i)) for i in range(20)]
+    assert all(status == 200 for status, _ in answers), answers
+    predicted = np.array([a["class"] for _, a in answers])
+    assert np.mean(predicted == mnist.y_test[:20]) >= 0.9, (predicted, mnist.y_test[:20])
+    for _, a in answers:
+        assert a["name"] == str(a["class"])
+        assert len(a["probabilities"]) == 10 and abs(sum(a["probabilities"]) - 1) < 1e-4
+        assert np.argmax(a["probabilities"]) == a["class"]
+        seen = np.array(a["input"])
+        assert seen.shape == (28, 28) and seen.min() == 0 and seen.max() > 200
+        assert seen[0].sum() == 0 and seen[:, 0].sum() == 0  # MNIST-like: centred, black border
+
+
+def test_answers_exactly_what_experiments_predict_says_for_the_same_file(
+    server, mnist, mnist_checkpoint, tmp_path
+):
+    path = tmp_path / "digit.png"
+    path.write_bytes(digit_png(mnist, 8))
+    proc = run_module("experiments.predict", path, "--checkpoint", mnist_checkpoint)
+    assert proc.returncode == 0, proc.stderr
+    line = proc.stdout.splitlines()[-1]  # "  0: 0.0001  1: 0.0000 ..."
+    cli = [float(p.split(": ")[1]) for p in line.strip().split("  ")]
+    status, answer = predict(server, path.read_bytes())
+    assert status == 200
+    np.testing.assert_allclose(answer["probabilities"], cli, atol=6e-5)
+
+
+def test_info_names_the_checkpoint_and_its_classes(server, mnist_checkpoint):
+    status, info, _ = request(server, "GET", "/api/info")
+    assert status == 200
+    assert info["class_names"] == [str(d) for d in range(10)]
+    assert info["checkpoint"] == str(mnist_checkpoint)
+    assert info["experiment"] == "cnn" and info["dataset"] == "mnist"
+
+
+def test_serves_the_page_and_its_files_and_nothing_else(server):
+    for path, kind in [("/", "text/html"), ("/draw.js", "text/javascript"), ("/draw.css", "css")]:
+        status, answer, headers = request(server, "GET", path)
+        assert status == 200 and kind in headers["Content-Type"], (path, headers)
+        assert len(answer["raw"]) > 500
+    page = request(server, "GET", "/")[1]["raw"].decode()
+    assert "http://" not in page and "https://" not in page  # nothing from the network
+    for path in [
+        "/../../../../etc/passwd",
+        "/..%2f..%2f..%2fetc%2fpasswd",
+        "/draw.py",
+        "/draw_page/index.html",
+        "/%2e%2e/draw.py",
+        "//etc/passwd",
+        "/api/predict/../../draw.py",
+    ]:
+        status, answer, _ = request(server, "GET", path)
+        assert status == 404 and "no such page" in answer["error"], (path, status, answer)
+
+
+def white(h: int = 280, w: int = 280) -> np.ndarray:
+    return np.ones((h, w), np.float32)
+
+
+def raw_exchange(server, data: bytes) -> bytes:
+    """Send ``data`` as is (a request http.client would refuse to write) and read the answer."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        return b"".join(iter(lambda: s.recv(65536), b""))
+
+
+def test_bad_requests_get_a_json_error_and_the_server_keeps_serving(server, mnist, tmp_path):
+    from experiments.draw import MAX_BODY
+
+    flat = png(white())  # a blank canvas
+    faint = png(white() - 0.01 * (np.arange(280) % 2))  # paper texture only
+    huge = io.BytesIO()
+    PIL.new("1", (6000, 6000), 1).save(huge, "PNG")  # a few kB that decode to 36 megapixels
+    bad = [  # (method, path, body, headers, status, words in the error)
+        ("POST", "/api/predict", b"not an image at all", {}, 400, "not a readable image"),
+        ("POST", "/api/predict", b"\x89PNG\r\n\x1a\n" + b"\0" * 100, {}, 400, "not a readable"),
+        ("POST", "/api/predict", digit_png(mnist, 0)[:300], {}, 400, "not a readable image"),
+        ("POST", "/api/predict", huge.getvalue(), {}, 400, "6000 x 6000 pixels"),
+        ("POST", "/api/predict", flat, {}, 400, "blank"),
+        ("POST", "/api/predict", faint, {}, 400, "blank"),
+        ("POST", "/api/predict", b"", {}, 400, "empty"),
+        ("POST", "/api/predict", b"\0" * (MAX_BODY + 1), {}, 413, "more than the"),
+        ("GET", "/api/predict", None, {}, 405, "POST an image"),
+        ("POST", "/", flat, {}, 404, "use /api/predict"),
+        ("PUT", "/api/predict", flat, {}, 501, "Unsupported method"),
+    ]
+    for method, path, body, headers, status, words in bad:
+        got, answer, _ = request(server, method, path, body, headers)
+        assert (got, words in answer.get("error", "")) == (status, True), (path, words, answer)
+        assert predict(server, digit_png(mnist, 0))[0] == 200  # still serving
+
+    no_length = raw_exchange(server, b"POST /api/predict HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert no_length.startswith(b"HTTP/1.1 411") and b'"error": "send the image' in no_length
+    not_a_number = b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n"
+    assert raw_exchange(server, not_a_number).startswith(b"HTTP/1.1 400")
+    short = b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n\x89PNG"
+    assert b"ended before its Content-Length" in raw_exchange(server, short)
+    assert b"Bad request syntax" in raw_exchange(server, b"garbage\r\n\r\n")  # HTTP/0.9-style
+
+    status, answer = predict(server, digit_png(mnist, 0))  # and a good one again
+    assert (status, answer["class"]) == (200, mnist.y_test[0])
+    log = server.stderr.read_text()
+    assert "Traceback" not in log, log
+    assert '"POST /api/predict HTTP/1.1" 400 the posted file is blank' in log  # failures logged
+
+
+def test_an_expect_100_client_hears_413_before_sending_the_body(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn.putrequest("POST", "/api/predict")
+    conn.putheader("Content-Length", str(10**9))
+    conn.putheader("Expect", "100-continue")
+    conn.endheaders()
+    response = conn.getresponse()  # no body sent at all
+    assert response.status == 413
+    assert "more than the" in json.loads(response.read())["error"]
+    conn.close()
+
+
+def test_serves_other_clients_while_one_stalls_and_answers_requests_at_once(server, mnist):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as stalled:
+        stalled.sendall(b"POST /api/predict HTTP/1.1\r\nContent-Length: 5000\r\n\r\n\x89PNG")
+        images = [digit_png(mnist, i) for i in range(8)]
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda b: predict(server, b), images))
+        alone = [predict(server, b) for b in images]
+    assert answers == alone  # the same answers, one at a time or all at once
+    assert all(status == 200 for status, _ in answers)
+
+
+def test_without_a_checkpoint_it_says_how_to_get_one(tmp_path):
+    proc = run_module("experiments.draw", "--port", "0", cwd=tmp_path)  # no runs/ here
+    assert_one_line_error(proc, "no checkpoint found", "python -m experiments.cnn")
+
+
+def test_a_port_in_use_is_a_one_line_error(mnist_checkpoint):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = run_module("experiments.draw", "--checkpoint", mnist_checkpoint, "--port", port)
+    assert_one_line_error(proc, f"port {port} is in use", "--port")
+
+
+@pytest.mark.parametrize("args", [["--port", "70000"], ["--port", "http"]])
+def test_a_bad_port_is_a_usage_error(args):
+    proc = run_module("experiments.draw", *args)
+    assert proc.returncode == 2 and "expected a port from 0 to 65535" in proc.stderr
+
+
+def test_another_host_is_announced_and_ctrl_c_stops_the_server_cleanly(
+    mnist_checkpoint, mnist, tmp_path
+):
+    args = ("--checkpoint", mnist_checkpoint, "--host", "0.0.0.0")
+    with draw_server(tmp_path, *args) as server:
+        assert "anyone who can reach this machine" in server.stdout.read_text()
+        status, answer = predict(server, digit_png(mnist, 1))
+        assert (status, answer["class"]) == (200, mnist.y_test[1])
+        server.proc.send_signal(signal.SIGINT)
+        assert server.proc.wait(timeout=60) == 0
+    assert server.stdout.read_text().rstrip().endswith("Stopped.")
+    assert "Traceback" not in server.stderr.read_text()
+
+
+class Broken:
+    """A predictor with a bug: the server must answer 500 and log the traceback."""
+
+    path = Path("broken.npz")
+    meta = {"experiment": "cnn", "config": {"dataset": "mnist"}}
+    class_names = [str(d) for d in range(10)]
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return np.zeros((len(images), 0))  # no classes at all: argmax fails
+
+
+def test_a_bug_answers_500_and_logs_its_traceback(mnist, capfd):
+    from experiments.draw import App, listen
+
+    with listen("127.0.0.1", 0) as server:
+        server.app = App(Broken())
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=60)
+            conn.request("POST", "/api/predict", body=digit_png(mnist, 0))
+            response = conn.getresponse()
+            assert response.status == 500
+            assert "log has the traceback" in json.loads(response.read())["error"]
+            conn.close()
+        finally:
+            server.shutdown()
+    log = capfd.readouterr().err
+    assert "Traceback" in log and "ValueError" in log and "POST /api/predict failed" in log, log
+
+
+def test_a_transparent_png_reads_as_its_ink_on_plain_background():
+    from experiments.predict import decode_gray
+
+    rgba = np.zeros((40, 40, 4), np.uint8)  # transparent black everywhere...
+    rgba[10:30, 18:22] = (30, 30, 30, 255)  # ...but for an opaque dark stroke
+    buf = io.BytesIO()
+    PIL.fromarray(rgba, "RGBA").save(buf, "PNG")
+    gray = decode_gray(buf.getvalue(), "stroke.png")
+    assert gray[0, 0] == 1.0 and abs(gray[20, 20] - 30 / 255) < 1e-6  # dark ink on white
+    rgba[10:30, 18:22] = (230, 230, 230, 255)  # a light stroke instead
+    buf = io.BytesIO()
+    PIL.fromarray(rgba, "RGBA").save(buf, "PNG")
+    gray = decode_gray(buf.getvalue(), "stroke.png")
+    assert gray[0, 0] == 0.0 and abs(gray[20, 20] - 230 / 255) < 1e-6  # light ink on black
