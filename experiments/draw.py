@@ -85,7 +85,7 @@ class App:
         """Image bytes -> the JSON answer; UsageError for what is not an image or is blank."""
         name = "the posted file"
         with self.decoding:
-            x = to_mnist(decode_gray(body, name), name)  # (28, 28) in [0, 1]
+            x = to_mnist(decode_gray(body, name), name, self.predictor.framing)  # (28, 28)
         probs = self.predictor(x[None])[0]  # (K,)
         k = int(probs.argmax())
         return {

@@ -5,7 +5,9 @@
 Each image is turned into an MNIST-like input the way MNIST itself was made: grayscale, inverted
 when the background is light (MNIST digits are light on black), cropped to the digit's bounding
 box, scaled to fit 20x20 keeping its aspect ratio, and placed in a 28x28 field so that its centre
-of mass sits at the centre. Without --checkpoint the newest runs/cnn-*/checkpoint.npz is used.
+of mass sits at the centre. For a Fashion-MNIST checkpoint, as Fashion-MNIST was made: trimmed,
+the longer side scaled to 28, the bounding box centred. Without --checkpoint the newest
+runs/cnn-*/checkpoint.npz is used.
 ``--show`` saves IMAGE's preprocessed 28x28 beside the original as <name>-preprocessed.png.
 Needs Pillow: pip install -e '.[image]'. ``experiments.draw`` serves a drawing page on the same
 code path: ``decode_gray``, ``to_mnist`` and a ``Predictor``.
@@ -20,6 +22,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -32,6 +35,25 @@ from nn.checkpoint import load_checkpoint, read_meta
 INK = 0.2  # a pixel is part of the digit above this fraction of the image's contrast
 NOISE = 0.05  # below this fraction of the contrast a pixel is background
 MAX_PIXELS = 25_000_000  # larger pictures are refused before decoding (a 12-megapixel photo fits)
+
+
+class Framing(NamedTuple):
+    """How a dataset placed its pictures in the 28x28 field."""
+
+    side: int  # pixels of the picture's longer side
+    by_mass: bool  # centre its centre of mass (else its bounding box)
+    trim: float  # crop to the pixels above this fraction of the contrast
+
+
+FRAMING = {
+    "mnist": Framing(20, True, INK),  # LeCun et al.: fit 20x20, centre of mass at the centre
+    "fashion-mnist": Framing(28, False, NOISE),  # Xiao et al.: trim, longer edge 28, centred
+}
+
+
+def framing_of(meta: dict) -> Framing:
+    """The framing of the dataset a checkpoint was trained on (MNIST's when unknown)."""
+    return FRAMING.get(meta.get("config", {}).get("dataset", "mnist"), FRAMING["mnist"])
 
 
 def pillow():  # noqa: ANN201  (Pillow is optional)
@@ -90,8 +112,11 @@ def decode_gray(data: bytes, name: str) -> np.ndarray:
     return alpha * gray + (1.0 - alpha) * behind
 
 
-def to_mnist(gray: np.ndarray, name: str = "image") -> np.ndarray:
-    """(H, W) grayscale in [0, 1] -> (28, 28) float32, light digit on black, as in MNIST."""
+def to_mnist(
+    gray: np.ndarray, name: str = "image", framing: Framing = FRAMING["mnist"]
+) -> np.ndarray:
+    """(H, W) grayscale in [0, 1] -> (28, 28) float32, light digit on black, as in MNIST (or
+    framed as ``framing`` says)."""
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     light = np.median(border) > 0.5
     img = 1.0 - gray if light else gray  # light background: invert
@@ -101,22 +126,26 @@ def to_mnist(gray: np.ndarray, name: str = "image") -> np.ndarray:
         raise UsageError(f"{name} is blank: no digit or object found")
     img = np.clip((img - background) / (hi - background), 0.0, 1.0)  # background 0, ink 1
     img[img < NOISE] = 0.0  # paper texture and JPEG noise: MNIST's background is exactly 0
-    rows, cols = np.flatnonzero((img > INK).any(axis=1)), np.flatnonzero((img > INK).any(axis=0))
+    ink = img > framing.trim
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     crop = img[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
     h, w = crop.shape
-    scale = 20.0 / max(h, w)  # the longer side becomes 20 pixels
+    scale = framing.side / max(h, w)  # the longer side becomes 20 pixels (MNIST)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))  # PIL wants (width, height)
     image_mod, _, _ = pillow()
     small = image_mod.fromarray(np.uint8(np.round(crop * 255))).resize(
         size, image_mod.Resampling.LANCZOS
     )
-    patch = np.asarray(small, np.float32) / 255.0  # (h', w'), both <= 20
+    patch = np.asarray(small, np.float32) / 255.0  # (h', w'), both <= framing.side
 
-    mass = patch.sum()
-    cy = float((patch.sum(axis=1) * np.arange(patch.shape[0])).sum() / mass)
-    cx = float((patch.sum(axis=0) * np.arange(patch.shape[1])).sum() / mass)
-    top = int(np.clip(round(13.5 - cy), 0, 28 - patch.shape[0]))  # centre of mass to (13.5, 13.5)
+    if framing.by_mass:
+        mass = patch.sum()
+        cy = float((patch.sum(axis=1) * np.arange(patch.shape[0])).sum() / mass)
+        cx = float((patch.sum(axis=0) * np.arange(patch.shape[1])).sum() / mass)
+    else:  # the bounding box's centre
+        cy, cx = (patch.shape[0] - 1) / 2, (patch.shape[1] - 1) / 2
+    top = int(np.clip(round(13.5 - cy), 0, 28 - patch.shape[0]))  # (cy, cx) to (13.5, 13.5)
     left = int(np.clip(round(13.5 - cx), 0, 28 - patch.shape[1]))
     out = np.zeros((28, 28), np.float32)
     out[top : top + patch.shape[0], left : left + patch.shape[1]] = patch
@@ -159,6 +188,7 @@ class Predictor:
         self.path = path
         self.model, self.params, self.meta = load_model(path)
         self.class_names: list[str] = list(self.meta["class_names"])
+        self.framing = framing_of(self.meta)  # for to_mnist
         self.forward = jax.jit(lambda params, x: class_probabilities(self.model, params, x))
         self.lock = threading.Lock()  # one model call at a time
 
@@ -189,8 +219,10 @@ def save_side_by_side(original: np.ndarray, processed: np.ndarray, path: Path) -
 
 def predict(images: Sequence[str], checkpoint: str | None, show: bool) -> None:
     grays = [read_gray(Path(p)) for p in images]  # check every input before any work
-    inputs = np.stack([to_mnist(g, p) for g, p in zip(grays, images, strict=True)])  # (N, 28, 28)
-    predictor = Predictor(Path(checkpoint) if checkpoint else newest_checkpoint())
+    path = Path(checkpoint) if checkpoint else newest_checkpoint()
+    framing = framing_of(read_meta(path))
+    inputs = np.stack([to_mnist(g, p, framing) for g, p in zip(grays, images, strict=True)])
+    predictor = Predictor(path)  # (N, 28, 28) -> (N, K)
     probs = predictor(inputs)  # (N, K)
     names, meta = predictor.class_names, predictor.meta
     print(f"Checkpoint: {predictor.path} ({meta['experiment']}, {len(names)} classes)")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from experiments.predict import FRAMING
 from tests.cli import assert_one_line_error, run_module
 from tests.draw_server import as_drawn, draw_server, png, predict, request
 
@@ -205,12 +206,47 @@ def test_another_host_is_announced_and_ctrl_c_stops_the_server_cleanly(
     assert "Traceback" not in server.stderr.read_text()
 
 
+@pytest.fixture(scope="module")
+def fashion_checkpoint(shared_data_dir, tmp_path_factory):
+    """Softmax regression on 10,000 Fashion-MNIST images (about 83% test accuracy): seconds."""
+    out = tmp_path_factory.mktemp("fashion") / "run"
+    proc = run_module(
+        "experiments.softmax",
+        *("--dataset", "fashion-mnist", "--data-dir", shared_data_dir, "--subset", "10000"),
+        *("--offline", "--out", out),
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out / "checkpoint.npz"
+
+
+def test_a_fashion_mnist_checkpoint_names_its_classes_and_reads_photos_of_clothes(
+    fashion_checkpoint, shared_data_dir, tmp_path
+):
+    from data import load_dataset
+
+    ds = load_dataset("fashion-mnist", shared_data_dir, download=False)
+    photos = []
+    for i in range(40):  # each picture dark on white, off-centre on a larger page, as a photo
+        page = PIL.new("L", (500, 400), 255)
+        page.paste(PIL.fromarray(np.uint8(255 * as_drawn(ds.x_test[i, :, :, 0]))), (40 + 4 * i, 60))
+        photos.append(png(np.asarray(page, np.float32) / 255))
+    with draw_server(tmp_path, "--checkpoint", fashion_checkpoint) as server:
+        status, info, _ = request(server, "GET", "/api/info")
+        answers = [predict(server, photo)[1] for photo in photos]
+    assert status == 200 and info["dataset"] == "fashion-mnist"
+    assert info["class_names"] == list(ds.class_names) and info["experiment"] == "softmax"
+    assert all(a["name"] == ds.class_names[a["class"]] for a in answers)
+    accuracy = np.mean([a["class"] for a in answers] == ds.y_test[:40])
+    assert accuracy >= 0.7, accuracy  # 0.45 when framed like MNIST digits, not like Fashion-MNIST
+
+
 class Broken:
     """A predictor with a bug: the server must answer 500 and log the traceback."""
 
     path = Path("broken.npz")
     meta = {"experiment": "cnn", "config": {"dataset": "mnist"}}
     class_names = [str(d) for d in range(10)]
+    framing = FRAMING["mnist"]
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         return np.zeros((len(images), 0))  # no classes at all: argmax fails

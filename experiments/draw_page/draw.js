@@ -168,6 +168,7 @@ function show(answer) {
   $("error").hidden = true;
   result.removeAttribute("data-empty");
   $("answer").textContent = answer.name;
+  $("answer").classList.toggle("long", answer.name.length > 3);
   $("confidence").textContent = `probability ${percent(answer.probabilities[answer.class])}`;
   [...$("bars").children].forEach((li, k) => {
     const p = answer.probabilities[k];
@@ -185,6 +186,7 @@ function show(answer) {
 function reset(message) {
   result.setAttribute("data-empty", "");
   $("answer").textContent = "–";
+  $("answer").classList.remove("long");
   $("confidence").textContent = message;
   for (const li of $("bars").children) {
     li.querySelector(".fill").style.width = "0";
