@@ -369,11 +369,13 @@ def generate(per_class: int = 40, seed: int = 0, uci: bool = True) -> Iterator[S
 # ------------------------------------------------------------------ scoring
 
 
-def preprocess(samples: Sequence[Sample]) -> np.ndarray:
-    """(N, 28, 28) float32: every file read as experiments.predict reads it."""
-    from experiments.predict import decode_gray, to_mnist
+def preprocess(samples: Sequence[Sample], framing: tuple | None = None) -> np.ndarray:
+    """(N, 28, 28) float32: every file read as experiments.predict reads it, framed as
+    ``framing`` (a checkpoint's ``Predictor.framing``; MNIST's by default)."""
+    from experiments.predict import FRAMING, decode_gray, to_mnist
 
-    return np.stack([to_mnist(decode_gray(s.data, s.style), s.style) for s in samples])
+    framing = framing or FRAMING["mnist"]
+    return np.stack([to_mnist(decode_gray(s.data, s.style), s.style, framing) for s in samples])
 
 
 def score(samples: Sequence[Sample], predictions: np.ndarray) -> dict:
@@ -468,11 +470,11 @@ def run(
     """Make the set, read it as experiments.predict does, and score ``checkpoint`` on it."""
     from experiments.predict import Predictor
 
+    predictor = Predictor(checkpoint)
     start = time.perf_counter()
     samples = list(generate(per_class, seed, uci))
-    inputs = preprocess(samples)
+    inputs = preprocess(samples, predictor.framing)
     made = time.perf_counter() - start
-    predictor = Predictor(checkpoint)
     probs = np.concatenate([predictor(inputs[i : i + 500]) for i in range(0, len(inputs), 500)])
     result = score(samples, probs.argmax(1))
     result.update(
