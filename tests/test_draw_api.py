@@ -161,15 +161,21 @@ def test_an_expect_100_client_hears_413_before_sending_the_body(server):
     conn.close()
 
 
-def test_serves_other_clients_while_one_stalls_and_answers_requests_at_once(server, mnist):
-    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as stalled:
-        stalled.sendall(b"POST /api/predict HTTP/1.1\r\nContent-Length: 5000\r\n\r\n\x89PNG")
-        images = [digit_png(mnist, i) for i in range(8)]
-        with ThreadPoolExecutor(8) as pool:
+def test_serves_other_clients_while_one_is_mid_request_and_answers_requests_at_once(server, mnist):
+    images = [digit_png(mnist, i) for i in range(8)]
+    head = f"POST /api/predict HTTP/1.1\r\nContent-Length: {len(images[3])}\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as slow:
+        slow.sendall(head + images[3][:100])  # a client that has sent only part of its image
+        with ThreadPoolExecutor(8) as pool:  # meanwhile, eight at once
             answers = list(pool.map(lambda b: predict(server, b), images))
-        alone = [predict(server, b) for b in images]
-    assert answers == alone  # the same answers, one at a time or all at once
-    assert all(status == 200 for status, _ in answers)
+        alone = [predict(server, b) for b in images]  # and one by one
+        slow.sendall(images[3][100:])  # the slow client finishes: still being listened to
+        slow.shutdown(socket.SHUT_WR)
+        reply = b"".join(iter(lambda: slow.recv(65536), b""))
+    assert answers == alone and all(status == 200 for status, _ in answers)
+    status_line, _, body = reply.partition(b"\r\n\r\n")
+    assert status_line.startswith(b"HTTP/1.1 200"), reply[:300]
+    assert json.loads(body)["class"] == answers[3][1]["class"]
 
 
 def test_without_a_checkpoint_it_says_how_to_get_one(tmp_path):
