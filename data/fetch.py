@@ -2,9 +2,9 @@
 
 A data root holds one folder per dataset (ROOT/mnist/, ROOT/fashion-mnist/). Roots are
 searched in this order:
-    1. the ``data_dir`` argument (``--data-dir DIR`` on every command line),
-    2. the environment variable HANDJAX_DATA_DIR,
-    3. the per-user cache: $XDG_CACHE_HOME/handjax/datasets (default ~/.cache/handjax/datasets).
+    1. the ``data_dir`` argument: one root or several, in order (the command line passes
+       ``--data-dir DIR``, then $HANDJAX_DATA_DIR, which it reads; nothing here reads it),
+    2. the per-user cache: $XDG_CACHE_HOME/handjax/datasets (default ~/.cache/handjax/datasets).
 A file found in a root is verified against the registry's sha256 before it is used. Files found
 nowhere are downloaded into the first root of that list, from each mirror in turn, to a
 temporary file that is renamed into place only once its sha256 matches.
@@ -20,11 +20,12 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from data.errors import ChecksumError, MissingDataError
+from data.errors import ChecksumError, DataError, MissingDataError
 from data.registry import DataFile, DatasetInfo
 
-ENV_VAR = "HANDJAX_DATA_DIR"
 CHUNK = 1 << 16
+
+DataDirs = str | os.PathLike | Sequence[str | os.PathLike] | None  # one root, several, or none
 
 
 def cache_root() -> Path:
@@ -32,13 +33,12 @@ def cache_root() -> Path:
     return Path(base) / "handjax" / "datasets"
 
 
-def data_roots(data_dir: str | os.PathLike | None = None) -> list[Path]:
-    """The data roots to search, most specific first."""
-    roots = [Path(data_dir)] if data_dir else []
-    if os.environ.get(ENV_VAR):
-        roots.append(Path(os.environ[ENV_VAR]))
-    roots.append(cache_root())
-    return roots
+def data_roots(data_dir: DataDirs = None) -> list[Path]:
+    """The data roots to search, most specific first: ``data_dir`` (one root, or several in
+    order), then the per-user cache."""
+    given = [data_dir] if isinstance(data_dir, str | os.PathLike) else list(data_dir or [])
+    roots = [Path(d) for d in given if d] + [cache_root()]
+    return list(dict.fromkeys(roots))  # each root once, in order
 
 
 def sha256_of(path: Path) -> str:
@@ -50,8 +50,14 @@ def sha256_of(path: Path) -> str:
 
 
 def verify(path: Path, entry: DataFile) -> None:
-    """Raise ChecksumError unless ``path`` has the registry's sha256."""
-    digest = sha256_of(path)
+    """Raise ChecksumError unless ``path`` has the registry's sha256 (DataError if it cannot
+    be read)."""
+    try:
+        digest = sha256_of(path)
+    except OSError as e:
+        raise DataError(
+            f"{path}: cannot read it ({e.strerror or e}); check its permissions"
+        ) from None
     if digest != entry.sha256:
         raise ChecksumError(
             f"{path}: sha256 {digest[:16]}... does not match the expected {entry.sha256[:16]}...; "
@@ -61,7 +67,7 @@ def verify(path: Path, entry: DataFile) -> None:
 
 def dataset_files(
     info: DatasetInfo,
-    data_dir: str | os.PathLike | None = None,
+    data_dir: DataDirs = None,
     *,
     mirrors: Sequence[str] | None = None,
     timeout: float = 30.0,
@@ -165,5 +171,5 @@ def offline_message(info: DatasetInfo, folder: Path, reason: str) -> str:
     names = ", ".join(e.name for e in info.files)
     return (
         f"{info.name} is not available: {reason}. Put the four files {names} in {folder}/ "
-        f"(or pass --data-dir DIR with them in DIR/{info.name}/, or set {ENV_VAR})"
+        f"(or pass --data-dir DIR with them in DIR/{info.name}/, or set HANDJAX_DATA_DIR)"
     )

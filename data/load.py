@@ -7,13 +7,13 @@ converting them takes about 0.25 s, so decoded arrays are not cached on disk.
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from data.errors import DataError
-from data.fetch import dataset_files
+from data.fetch import DataDirs, dataset_files
 from data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from data.registry import DataFile, DatasetInfo, get_dataset
 
@@ -29,6 +29,7 @@ class Dataset(NamedTuple):
     y_val: np.ndarray | None  # (N_val,) int32
     mean: float  # the training mean subtracted from every pixel (0 without standardisation)
     std: float  # the training std every pixel was divided by (1 without standardisation)
+    root: str | None = None  # the data root the training images were read from
 
 
 def read_split(info: DatasetInfo, images: DataFile, labels: DataFile, paths: dict) -> tuple:
@@ -57,15 +58,16 @@ def read_split(info: DatasetInfo, images: DataFile, labels: DataFile, paths: dic
 
 def load_dataset(
     name: str = "mnist",
-    data_dir: str | os.PathLike | None = None,
+    data_dir: DataDirs = None,
     *,
     standardize: bool = False,
     validation_size: int = 0,
     seed: int = 0,
     download: bool = True,
 ) -> Dataset:
-    """Load ``name`` ('mnist' or 'fashion-mnist') from the data roots (see data.fetch),
-    downloading missing files unless ``download`` is False.
+    """Load ``name`` ('mnist' or 'fashion-mnist') from the data roots (see data.fetch):
+    ``data_dir`` is one root or several, searched in order before the per-user cache. Missing
+    files are downloaded unless ``download`` is False.
 
     ``validation_size`` > 0 moves that many training examples, chosen by a permutation seeded
     with ``seed``, into a validation split. ``standardize`` subtracts the training split's
@@ -76,27 +78,41 @@ def load_dataset(
     x_train, y_train = read_split(info, info.train_images, info.train_labels, paths)
     x_test, y_test = read_split(info, info.test_images, info.test_labels, paths)
 
-    x_val = y_val = None
-    if validation_size:
-        if not 0 < validation_size < len(x_train):
-            raise ValueError(
-                f"validation_size must be between 1 and {len(x_train) - 1}, got {validation_size}"
-            )
-        order = np.random.default_rng(seed).permutation(len(x_train))
-        val, train = order[:validation_size], np.sort(order[validation_size:])
-        x_val, y_val = x_train[val], y_train[val]
-        x_train, y_train = x_train[train], y_train[train]
-
-    mean, std = 0.0, 1.0
-    if standardize:
-        mean, std = float(x_train.mean(dtype=np.float64)), float(x_train.std(dtype=np.float64))
-        for a in (x_train, x_test, x_val):
-            if a is not None:
-                a -= np.float32(mean)
-                a /= np.float32(std)
-    return Dataset(
-        info.name, info.class_names, x_train, y_train, x_test, y_test, x_val, y_val, mean, std
+    root = str(Path(paths[info.train_images.name]).parent.parent.absolute())
+    ds = Dataset(
+        info.name, info.class_names, x_train, y_train, x_test, y_test, None, None, 0.0, 1.0, root
     )
+    if validation_size:
+        ds = hold_out(ds, validation_size, seed=seed)
+    if standardize:
+        ds = standardized(ds)
+    return ds
+
+
+def hold_out(ds: Dataset, n: int, *, seed: int) -> Dataset:
+    """Move ``n`` training examples, chosen by a permutation seeded with ``seed``, into the
+    validation split (the rest keep their order)."""
+    if not 0 < n < len(ds.y_train):
+        raise ValueError(f"validation_size must be between 1 and {len(ds.y_train) - 1}, got {n}")
+    order = np.random.default_rng(seed).permutation(len(ds.y_train))
+    val, train = order[:n], np.sort(order[n:])
+    return ds._replace(
+        x_val=ds.x_train[val],
+        y_val=ds.y_train[val],
+        x_train=ds.x_train[train],
+        y_train=ds.y_train[train],
+    )
+
+
+def standardized(ds: Dataset) -> Dataset:
+    """Subtract the training split's pixel mean and divide by its std, in every split (in
+    place)."""
+    mean, std = float(ds.x_train.mean(dtype=np.float64)), float(ds.x_train.std(dtype=np.float64))
+    for a in (ds.x_train, ds.x_test, ds.x_val):
+        if a is not None:
+            a -= np.float32(mean)
+            a /= np.float32(std)
+    return ds._replace(mean=mean, std=std)
 
 
 def subset(ds: Dataset, n: int) -> Dataset:

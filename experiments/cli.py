@@ -1,26 +1,39 @@
-"""The command line every experiment shares, its configuration, the run folder, and the rule
-that every expected failure ends as one line on stderr and a non-zero exit."""
+"""The command line every experiment shares, its configuration, and how a command ends.
+
+Every option is checked here, before any work, and a bad one is named in one line. Environment
+variables are read here too (and nowhere deeper), then passed down as values.
+
+A command ends with one of these exit codes:
+    0        it did its work;
+    2        a bad command-line value (UsageError): one line on stderr;
+    1        an expected failure (DataError, CheckpointError, TrainingDiverged, FileError for
+             the user's files and folders, ClusterError): one line on stderr;
+    128+N    stopped by signal N (143 for SIGTERM, 130 for Ctrl-C) after saving what it could;
+    70       anything else: a bug in handjax, which keeps its traceback, followed by a line
+             saying so.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import signal
 import sys
-import tempfile
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import datetime
-from pathlib import Path
 from typing import NoReturn
 
 from data import DATASETS, DataError
-from experiments.cluster import Cluster
-from nn.checkpoint import CheckpointError, atomic_write
+from experiments.cluster import Cluster, ClusterError
+from nn.checkpoint import CheckpointError
 from nn.loop import TrainingDiverged
 
 EXIT_USAGE = 2  # a bad command-line value
-EXIT_FAILURE = 1  # data, checkpoint, output folder, divergence
+EXIT_FAILURE = 1  # data, checkpoint, the user's files, divergence, the cluster
+EXIT_BUG = 70  # an unexpected exception: a bug (sysexits' EX_SOFTWARE)
+DATA_DIR_ENV = "HANDJAX_DATA_DIR"  # a data root searched after --data-dir
+MAX_SEED = 2**32 - 1  # JAX keeps the low 32 bits of a seed (2**32 would repeat seed 0)
 
 
 @dataclass(frozen=True)
@@ -51,10 +64,25 @@ class Command:
     eval_only: bool  # evaluate --checkpoint on the test set, no training
     checkpoint: str | None  # checkpoint for --eval-only
     cluster: Cluster = Cluster()  # devices and processes
+    overwrite: bool = False  # replace a run already in the --out folder
+    env_data_dir: str | None = None  # $HANDJAX_DATA_DIR: a data root searched after --data-dir
 
 
 class UsageError(Exception):
     """A bad command-line value."""
+
+
+class FileError(Exception):
+    """A file or folder of the user's could not be read or written (permissions, a full disk,
+    a folder in use by another run)."""
+
+
+class Stopped(Exception):
+    """The run stopped on a signal after saving what it could; the message says how to go on."""
+
+    def __init__(self, signum: int, message: str) -> None:
+        super().__init__(message)
+        self.signum = signum
 
 
 class CliParser(argparse.ArgumentParser):
@@ -91,6 +119,13 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def seed_int(text: str) -> int:
+    value = int(text) if text.strip().lstrip("+-").isdigit() else -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to {MAX_SEED}, got {text!r}")
+    return value
+
+
 def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: RunConfig) -> Command:
     p = CliParser(
         prog=f"python -m experiments.{name}",
@@ -103,7 +138,8 @@ def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: Run
         "--data-dir",
         metavar="DIR",
         help="data root holding DIR/mnist/ and DIR/fashion-mnist/ "
-        "(default: $HANDJAX_DATA_DIR, then ~/.cache/handjax/datasets, downloading if needed)",
+        f"(default: ${DATA_DIR_ENV}, then ~/.cache/handjax/datasets, downloading if needed; "
+        "with --resume and --eval-only: where the run found its data)",
     )
     a(
         "--epochs",
@@ -119,8 +155,9 @@ def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: Run
     a("--schedule", choices=["onecycle", "constant"], help=f"default: {defaults.schedule}")
     a(
         "--seed",
-        type=int,
-        help=f"seed for initialisation, order and dropout (default: {defaults.seed})",
+        type=seed_int,
+        help=f"seed for initialisation, order and dropout, 0 to {MAX_SEED} "
+        f"(default: {defaults.seed})",
     )
     a(
         "--validation",
@@ -135,6 +172,11 @@ def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: Run
         help="use only the first N training and N test examples (a quick run)",
     )
     a("--out", metavar="DIR", help="run folder (default: runs/<experiment>-<time>)")
+    a(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in the --out folder (without it, such a folder is refused)",
+    )
     a("--offline", action="store_true", help="never download; fail if the files are missing")
     a(
         "--resume",
@@ -151,14 +193,20 @@ def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: Run
     args = vars(p.parse_args(argv))
     cluster = cluster_from(p, args)
 
-    resume, eval_only, checkpoint = (
+    resume, eval_only, checkpoint, overwrite = (
         args.pop("resume"),
         args.pop("eval_only"),
         args.pop("checkpoint"),
+        args.pop("overwrite"),
     )
     given = {k: v for k, v in args.items() if v not in (None, False)}
     if resume and eval_only:
         p.error("--resume and --eval-only cannot be combined")
+    if overwrite and (resume or eval_only):
+        p.error(
+            f"--overwrite cannot be combined with {'--resume' if resume else '--eval-only'}, "
+            "which never replace a run"
+        )
     if eval_only and not checkpoint:
         p.error("--eval-only needs --checkpoint PATH (a run folder's checkpoint.npz)")
     if checkpoint and not eval_only:
@@ -170,7 +218,10 @@ def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: Run
             f"{flags} cannot be changed with {'--resume' if resume else '--eval-only'}: "
             "the run's saved configuration is used"
         )
-    return Command(replace(defaults, **given), resume, eval_only, checkpoint, cluster)
+    env_data_dir = os.environ.get(DATA_DIR_ENV) or None
+    return Command(
+        replace(defaults, **given), resume, eval_only, checkpoint, cluster, overwrite, env_data_dir
+    )
 
 
 CLUSTER_ENV = {  # option -> environment variable read when the option is not given
@@ -190,6 +241,7 @@ def add_cluster_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--coordinator",
+        type=coordinator_address,
         metavar="HOST:PORT",
         help="address of process 0, to train with several processes "
         f"(or ${CLUSTER_ENV['coordinator']})",
@@ -213,17 +265,34 @@ def add_cluster_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def coordinator_address(text: str) -> str:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"expected HOST:PORT with a port from 1 to 65535, got {text!r}"
+        )
+    return text
+
+
+CLUSTER_TYPES = {  # option -> its type, applied to the environment variable too
+    "coordinator": coordinator_address,
+    "num_processes": positive_int,
+    "process_id": non_negative_int,
+}
+
+
 def cluster_from(p: argparse.ArgumentParser, args: dict) -> Cluster:
-    """Pop the cluster options from ``args``, falling back to the environment variables."""
+    """Pop the cluster options from ``args``, falling back to the environment variables, which
+    are checked as the options are."""
     values = {}
     for key, env in CLUSTER_ENV.items():
         value = args.pop(key)
         if value is None and os.environ.get(env):
             text = os.environ[env]
             try:
-                value = text if key == "coordinator" else int(text)
-            except ValueError:
-                p.error(f"${env}={text!r} is not an integer")
+                value = CLUSTER_TYPES[key](text)
+            except argparse.ArgumentTypeError as e:
+                p.error(f"${env}: {e}")
         values[key] = value
     cluster = Cluster(devices=args.pop("devices"), auto=args.pop("distributed"), **values)
     if cluster.coordinator is not None:
@@ -237,51 +306,43 @@ def cluster_from(p: argparse.ArgumentParser, args: dict) -> Cluster:
     return cluster
 
 
-def prepare_out_dir(out: str | None, name: str) -> tuple[Path, bool]:
-    """Create (or reuse) the run folder and prove it is writable. Returns (folder, created)."""
-    if out is None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        folder, k = Path("runs") / f"{name}-{stamp}", 1
-        while folder.exists():
-            k += 1
-            folder = Path("runs") / f"{name}-{stamp}-{k}"
-    else:
-        folder = Path(out)
-    created = not folder.exists()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as e:
-        raise UsageError(
-            f"cannot write to the output folder {folder}: {e.strerror or e}; "
-            "choose another with --out"
-        ) from None
-    return folder, created
-
-
-def write_json(path: Path, payload: dict) -> None:
-    atomic_write(path, (json.dumps(payload, indent=2) + "\n").encode())
-
-
-EXPECTED_ERRORS = (UsageError, DataError, TrainingDiverged, CheckpointError, ValueError, OSError)
+EXPECTED_ERRORS = (
+    UsageError,
+    FileError,
+    DataError,
+    CheckpointError,
+    TrainingDiverged,
+    ClusterError,
+)
 
 
 def guarded(
     body: Callable[[], None], cleanup: Callable[[bool], str | None] = lambda interrupted: None
 ) -> int:
-    """Run ``body``; turn an expected failure into one line on stderr and an exit code, after
-    ``cleanup(interrupted)`` removes whatever the failed run had started to write (it may
-    return a better message, e.g. how to resume an interrupted run)."""
+    """Run ``body`` and return the exit code (see the module docstring). On any failure
+    ``cleanup(interrupted)`` first removes whatever the run had started to write; it may return
+    a better message, e.g. how to resume an interrupted run."""
     try:
         body()
         return 0
+    except Stopped as e:
+        cleanup(True)
+        print(e, file=sys.stderr)
+        return 128 + e.signum
     except EXPECTED_ERRORS as e:
         code = EXIT_USAGE if isinstance(e, UsageError) else EXIT_FAILURE
-        failure = str(e)
-        failure = cleanup(False) or failure
+        failure = cleanup(False) or str(e)
     except KeyboardInterrupt:
-        code = 130
+        code = 128 + signal.SIGINT
         failure = cleanup(True) or "interrupted"
+    except Exception:
+        traceback.print_exc()
+        cleanup(False)
+        print(
+            "error: the traceback above is a bug in handjax, not a problem with your command or "
+            "files; please report it with the traceback",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
     print(f"error: {failure}", file=sys.stderr)
     return code

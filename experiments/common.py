@@ -2,8 +2,9 @@
 test set, and write the run folder. Each step is its own module:
 
     experiments/start.py    data, model, optimizer, train state (fresh or from the checkpoint)
-    experiments/fit.py      the epochs, with a checkpoint after every one
+    experiments/fit.py      the epochs, with a checkpoint after every one (and on SIGTERM)
     experiments/finish.py   test evaluation, the report, metrics.json and the figures
+    experiments/rundir.py   the run folder: never replaced silently, locked while in use
 
 ``main`` is every experiment's command line (experiments/cnn.py and the others call it).
 """
@@ -12,16 +13,25 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import jax
 
-from experiments.cli import RunConfig, UsageError, guarded, parse_command, prepare_out_dir
+from data.fetch import data_roots
+from experiments.cli import Command, RunConfig, UsageError, guarded, parse_command
 from experiments.cluster import start_cluster
 from experiments.finish import print_fingerprint, report_on_test, run_metrics, write_run_folder
 from experiments.fit import fit
+from experiments.rundir import (
+    METRICS,
+    FolderLock,
+    clear_run,
+    prepare_out_dir,
+    refuse_to_replace,
+)
 from experiments.start import (
     CHECKPOINT,
     announce,
@@ -30,7 +40,8 @@ from experiments.start import (
     make_optimizer,
     start_run,
 )
-from nn.checkpoint import load_checkpoint, read_meta
+from experiments.stopping import StopRequest
+from nn.checkpoint import CheckpointError, load_weights, read_meta
 from nn.model import Sequential
 from nn.parallel import Placement
 
@@ -43,55 +54,92 @@ def train(
     cfg: RunConfig,
     out_dir: Path,
     *,
+    data_dirs: Sequence[str] | None = None,
     resume: bool = False,
+    replace_run: bool = False,
     placement: Placement | None = None,
+    stop: StopRequest | None = None,
 ) -> dict[str, Any]:
     """Train (or, with ``resume``, continue training) ``build_model(num_classes)`` as configured,
-    checkpointing after every epoch; then evaluate, report, and write the run folder. With
-    several processes every process trains, and only process 0 writes. Returns metrics.json's
-    contents."""
+    checkpointing after every epoch; then evaluate, report, and write the run folder. The data
+    is looked for in ``data_dirs`` (default: ``cfg.data_dir``), then the per-user cache. With
+    ``replace_run``, the run already in ``out_dir`` is removed once the new one has started.
+    ``stop`` stops it at a step boundary (see experiments/fit.py). With several processes every
+    process trains, and only process 0 writes. Returns metrics.json's contents."""
     placement = placement or Placement()
+    lead = jax.process_index() == 0
     cfg = replace(cfg, out=str(out_dir))
-    run = start_run(name, build_model, cfg, out_dir, resume=resume, placement=placement)
+    dirs = [cfg.data_dir] if data_dirs is None and cfg.data_dir else list(data_dirs or [])
+    run = start_run(
+        name, build_model, cfg, out_dir, data_dirs=dirs, resume=resume, placement=placement
+    )
     announce(run, placement)
-    run = fit(run, placement)
-    test = report_on_test(run.model, run.state.params, run.data, run.cfg, placement)
+    if replace_run and lead:
+        print(f"Replacing the run in {out_dir} (--overwrite)")
+        clear_run(out_dir)
+    run = fit(run, placement, stop)
+    weights = (run.state.params, run.state.model_state)
+    test = report_on_test(run.model, weights, run.data, run.cfg, placement)
     metrics = run_metrics(run, test, placement)
     print_fingerprint(run.state.params)
-    if jax.process_index() == 0:
+    if lead:
         write_run_folder(run, test, metrics)
     return metrics
 
 
 def saved_config(path: Path, name: str, cli: RunConfig) -> tuple[RunConfig, dict]:
-    """The configuration stored in a checkpoint of experiment ``name``; the data location comes
-    from the current command line."""
+    """The configuration stored in a checkpoint of experiment ``name``, and its header; the
+    data location and --offline come from the current command line."""
     meta = read_meta(path)
     if meta.get("experiment") != name:
         other = meta.get("experiment", "an unknown experiment")
         raise UsageError(
             f"{path} was written by experiments.{other}; use python -m experiments.{other}"
         )
+    missing = [k for k in ("config", "epoch", "in_shape", "class_names") if k not in meta]
+    if missing or not isinstance(meta["config"], dict):
+        raise CheckpointError(
+            f"{path}: its header lacks {', '.join(missing) or 'a configuration'}; "
+            "it was not written by a run of this version"
+        )
     cfg = RunConfig.from_dict(meta["config"])
     return replace(cfg, data_dir=cli.data_dir, offline=cli.offline), meta
+
+
+def saved_run_data_dirs(cmd: Command, dataset: str, meta: dict) -> list[str]:
+    """Where to look for the data of a saved run: --data-dir if given, else where the run found
+    it (while that folder still holds the dataset); then $HANDJAX_DATA_DIR (and, in data/, the
+    per-user cache). Without --data-dir, prints one line saying where it looks."""
+    usual = [cmd.env_data_dir] if cmd.env_data_dir else []
+    if cmd.cfg.data_dir:
+        return [cmd.cfg.data_dir, *usual]
+    found = meta.get("data_root") or meta["config"].get("data_dir")  # older runs: --data-dir
+    then = ", ".join(str(root) for root in data_roots(usual))
+    if found and (Path(found) / dataset).is_dir():
+        print(f"Looking for {dataset} where the run found it, in {found} (then {then})")
+        return [found, *usual]
+    if found:
+        print(f"{Path(found) / dataset} is gone (the run found {dataset} there); looking in {then}")
+    else:
+        print(f"Looking for {dataset} in {then} (the run did not record where it found it)")
+    return usual
 
 
 def evaluate_checkpoint(
     name: str,
     build_model: Callable[[int], Sequential],
-    cli: RunConfig,
+    cmd: Command,
     path: Path,
     placement: Placement,
 ) -> None:
     """--eval-only: report on the test set with the parameters of a checkpoint."""
-    cfg, meta = saved_config(path, name, cli)
-    ds = load_data(cfg)
+    cfg, meta = saved_config(path, name, cmd.cfg)
+    ds = load_data(cfg, saved_run_data_dirs(cmd, cfg.dataset, meta))
     model = build_model(len(meta["class_names"]))
-    like, _ = model.init(jax.random.key(0), tuple(meta["in_shape"]))
-    params, _ = load_checkpoint(path, like, prefix=".params")
+    params, model_state = load_weights(path, model, tuple(meta["in_shape"]))
     print(f"Running on {describe_device()}")
     print(f"Evaluating {path} (epoch {meta['epoch']}/{cfg.epochs}) on the {ds.name} test set")
-    report_on_test(model, placement.tree(params), ds, cfg, placement)
+    report_on_test(model, placement.tree((params, model_state)), ds, cfg, placement)
 
 
 def main(
@@ -101,35 +149,51 @@ def main(
     defaults: RunConfig,
     argv: Sequence[str] | None = None,
 ) -> int:
-    """Parse the command line and run; map every expected failure to one line and an exit
-    code. A new run that fails removes its folder, so nothing half-written remains; one that is
-    interrupted (Ctrl-C) keeps its last checkpoint and says how to resume."""
+    """Parse the command line and run it: --eval-only, --resume, or a new run. Every expected
+    failure ends as one line and an exit code (experiments/cli.py). A new run that fails removes
+    its folder, so nothing half-written remains; one stopped by SIGTERM or Ctrl-C saves where it
+    is and says how to resume."""
     cmd = parse_command(argv, name, doc, defaults)
-    made: list[Path] = []
+    made: list[Path] = []  # the folder this command created, removed if it fails
 
     def body() -> None:
         placement = start_cluster(cmd.cluster)
-        lead = jax.process_index() == 0
         if cmd.eval_only:
-            evaluate_checkpoint(name, build_model, cmd.cfg, Path(cmd.checkpoint), placement)
-        elif cmd.resume:
-            folder = Path(cmd.resume)
-            cfg, meta = saved_config(folder / CHECKPOINT, name, cmd.cfg)
-            if meta["epoch"] >= cfg.epochs:
-                raise UsageError(
-                    f"{folder} already finished its {cfg.epochs} epochs; nothing to resume"
-                )
-            if lead:
-                prepare_out_dir(str(folder), name)
-            train(name, build_model, cfg, folder, resume=True, placement=placement)
-        else:
-            if lead:
-                folder, created = prepare_out_dir(cmd.cfg.out, name)
-                if created:
-                    made.append(folder)
+            evaluate_checkpoint(name, build_model, cmd, Path(cmd.checkpoint), placement)
+            return
+        lead = jax.process_index() == 0
+        with ExitStack() as held, StopRequest().installed() as stop:
+            if cmd.resume:
+                folder = Path(cmd.resume)
+                cfg, meta = saved_config(folder / CHECKPOINT, name, cmd.cfg)
+                dirs = saved_run_data_dirs(cmd, cfg.dataset, meta)
+                if lead:
+                    held.callback(FolderLock(folder).release)
+                    if meta["epoch"] >= cfg.epochs and (folder / METRICS).exists():
+                        raise UsageError(
+                            f"{folder} already finished its {cfg.epochs} epochs; nothing to resume"
+                        )
             else:
-                folder = Path(cmd.cfg.out or "runs/unused")  # never written by this process
-            train(name, build_model, cmd.cfg, folder, placement=placement)
+                cfg = cmd.cfg
+                dirs = [d for d in (cfg.data_dir, cmd.env_data_dir) if d]
+                folder = Path(cfg.out or "runs/unused")  # process 0 names and makes it
+                if lead:
+                    folder, created = prepare_out_dir(cfg.out, name)
+                    made.extend([folder] if created else [])
+                    held.callback(FolderLock(folder).release)
+                    if not cmd.overwrite:
+                        refuse_to_replace(folder)
+            train(
+                name,
+                build_model,
+                cfg,
+                folder,
+                data_dirs=dirs,
+                resume=bool(cmd.resume),
+                replace_run=cmd.overwrite,
+                placement=placement,
+                stop=stop,
+            )
 
     def cleanup(interrupted: bool) -> str | None:
         for folder in made:

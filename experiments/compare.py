@@ -5,13 +5,15 @@ and Fashion-MNIST, as a table (comparison.md, comparison.json) and a bar chart (
     python -m experiments.compare --runs RUN_DIR [RUN_DIR ...]       compare finished runs
 
 Training writes each run to OUT/<model>-<dataset>/; a run folder that already holds a
-metrics.json is read instead of trained again, so an interrupted comparison resumes.
+metrics.json is read instead of trained again, and one that holds only a checkpoint is resumed,
+so an interrupted comparison picks up where it stopped.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -19,17 +21,18 @@ from pathlib import Path
 
 from data import DATASETS
 from experiments.cli import (
+    DATA_DIR_ENV,
     CliParser,
+    FileError,
     UsageError,
     guarded,
     positive_int,
-    prepare_out_dir,
-    write_json,
 )
-from experiments.common import train
+from experiments.cluster import Cluster, start_cluster
+from experiments.common import saved_config, train
 from experiments.plots import pyplot, save
 from experiments.registry import EXPERIMENTS
-from nn.parallel import Placement, data_mesh
+from experiments.rundir import CHECKPOINT, prepare_out_dir, write_json, writing
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -72,15 +75,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def train_all(args: argparse.Namespace, out: Path) -> list[dict]:
-    placement = Placement(data_mesh(args.devices))
+def train_all(args: argparse.Namespace, out: Path, env_data_dir: str | None) -> list[dict]:
+    placement = start_cluster(Cluster(devices=args.devices))
+    dirs = [d for d in (args.data_dir, env_data_dir) if d]
     results = []
     for dataset in args.datasets:
         for name in args.models:
             folder = out / f"{name}-{dataset}"
             if (folder / "metrics.json").is_file():
                 print(f"== {name} on {dataset}: reading the finished run in {folder}")
-                results.append(json.loads((folder / "metrics.json").read_text()))
+                results += read_runs([str(folder)])
                 continue
             module = EXPERIMENTS[name]
             cfg = replace(
@@ -93,9 +97,24 @@ def train_all(args: argparse.Namespace, out: Path) -> list[dict]:
             )
             if args.epochs:
                 cfg = replace(cfg, epochs=args.epochs)
-            print(f"== {name} on {dataset}: {cfg.epochs} epochs at batch {cfg.batch_size}")
+            resume = (folder / CHECKPOINT).is_file()
+            if resume:
+                cfg, _ = saved_config(folder / CHECKPOINT, name, cfg)
+                print(f"== {name} on {dataset}: resuming the unfinished run in {folder}")
+            else:
+                print(f"== {name} on {dataset}: {cfg.epochs} epochs at batch {cfg.batch_size}")
             folder, _ = prepare_out_dir(str(folder), name)
-            results.append(train(name, module.build_model, cfg, folder, placement=placement))
+            results.append(
+                train(
+                    name,
+                    module.build_model,
+                    cfg,
+                    folder,
+                    data_dirs=dirs,
+                    resume=resume,
+                    placement=placement,
+                )
+            )
     return results
 
 
@@ -109,6 +128,8 @@ def read_runs(dirs: Sequence[str]) -> list[dict]:
             raise UsageError(f"{path} not found; is {d} a finished run folder?") from None
         except json.JSONDecodeError as e:
             raise UsageError(f"{path} is not valid JSON ({e})") from None
+        except OSError as e:
+            raise FileError(f"cannot read {path}: {e.strerror or e}") from None
     return results
 
 
@@ -186,13 +207,15 @@ def compare(args: argparse.Namespace) -> None:
         out, _ = prepare_out_dir(args.out, "compare")
     else:
         out, _ = prepare_out_dir(args.out, "compare")
-        results = train_all(args, out)
+        results = train_all(args, out, os.environ.get(DATA_DIR_ENV) or None)
     rows = rows_of(results)
     text = table(rows)
     print(text)
     write_json(out / "comparison.json", {"rows": rows})
-    (out / "comparison.md").write_text(text + "\n")
-    figure = chart(rows, out / "comparison.png")
+    with writing(out / "comparison.md"):
+        (out / "comparison.md").write_text(text + "\n")
+    with writing(out / "comparison.png"):
+        figure = chart(rows, out / "comparison.png")
     print(f"Wrote comparison.md, comparison.json{' and comparison.png' if figure else ''} to {out}")
 
 

@@ -13,12 +13,13 @@ import jax
 import numpy as np
 
 from data import Dataset, get_dataset
-from experiments.cli import RunConfig, write_json
+from experiments.cli import RunConfig
 from experiments.cluster import fingerprint
 from experiments.plots import save_run_plots
+from experiments.rundir import METRICS, write_json, writing
 from experiments.start import CHECKPOINT, Run, describe, describe_device
 from nn.evaluate import Evaluation, evaluate, make_eval_step
-from nn.model import ModelParams, Sequential, count_params
+from nn.model import ModelParams, ModelState, Sequential, count_params
 from nn.parallel import Placement
 from nn.report import build_report, format_report
 
@@ -30,12 +31,17 @@ class OnTest(NamedTuple):
 
 
 def report_on_test(
-    model: Sequential, params: ModelParams, ds: Dataset, cfg: RunConfig, placement: Placement
+    model: Sequential,
+    weights: tuple[ModelParams, ModelState],
+    ds: Dataset,
+    cfg: RunConfig,
+    placement: Placement,
 ) -> OnTest:
-    """Evaluate on the test split and print loss, accuracy, 30 sample predictions and the report."""
+    """Evaluate ``weights`` (parameters and model state) on the test split and print loss,
+    accuracy, 30 sample predictions and the report."""
     start = time.perf_counter()
     test = placement.data(ds.x_test, ds.y_test)
-    result = evaluate(make_eval_step(model), params, test, cfg.eval_batch_size, placement)
+    result = evaluate(make_eval_step(model), *weights, test, cfg.eval_batch_size, placement)
     seconds = time.perf_counter() - start
     print(f"Test loss: {result.loss:.4f} - test accuracy: {result.accuracy:.4f}")
     print(f"predicted: {result.predictions[:30].tolist()}")
@@ -89,17 +95,18 @@ def print_fingerprint(params: ModelParams) -> None:
 def write_run_folder(run: Run, test: OnTest, metrics: dict) -> list[Path]:
     """Write the figures and metrics.json (with the figures' names) into the run folder."""
     ds = run.data
-    figures = save_run_plots(
-        run.folder,
-        run.history,
-        ds.x_test,
-        ds.y_test,
-        test.evaluation.probs,
-        ds.class_names,
-        np.asarray(test.report["confusion_matrix"]),
-        f"({run.name}, {ds.name})",
-    )
+    with writing(run.folder):
+        figures = save_run_plots(
+            run.folder,
+            run.history,
+            ds.x_test,
+            ds.y_test,
+            test.evaluation.probs,
+            ds.class_names,
+            np.asarray(test.report["confusion_matrix"]),
+            f"({run.name}, {ds.name})",
+        )
     metrics["figures"] = [p.name for p in figures]
-    write_json(run.folder / "metrics.json", metrics)
-    print(f"Wrote metrics.json, {CHECKPOINT} and {len(figures)} figures to {run.folder}")
+    write_json(run.folder / METRICS, metrics)
+    print(f"Wrote {METRICS}, {CHECKPOINT} and {len(figures)} figures to {run.folder}")
     return figures

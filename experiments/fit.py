@@ -3,38 +3,50 @@
 
 The order of every epoch is a function of (seed, epoch), and dropout keys come from the PRNG key
 in the checkpoint, so a resumed run replays the interrupted epoch exactly: on CPU it ends with
-the same parameters, bit for bit, as a run that was never interrupted.
+the same parameters, bit for bit, as a run that was never interrupted. A run asked to stop
+(experiments/stopping.py) saves a checkpoint at the next step boundary, with how far into the
+epoch it got, and raises Stopped.
 """
 
 from __future__ import annotations
 
+import signal
 import time
 
 import jax
 
+from experiments.cli import Stopped
+from experiments.cluster import agreed_stop
+from experiments.rundir import writing
 from experiments.start import CHECKPOINT, Run
+from experiments.stopping import StopRequest
 from nn.checkpoint import save_checkpoint
 from nn.evaluate import evaluate, make_eval_step
-from nn.loop import train_epoch
+from nn.loop import EpochResult, sums_to_dict, train_epoch
 from nn.parallel import Placement
 from nn.progress import ProgressBar
-from nn.train import make_train_step
+from nn.train import TrainState, make_train_step
 
 
-def fit(run: Run, placement: Placement) -> Run:
-    """Train ``run`` from its last completed epoch to the last, writing the checkpoint after
-    every epoch (process 0 only). Returns the run with the state, epoch, history and seconds
-    moved on, and without its training data (freed before the test set's evaluation)."""
+def fit(run: Run, placement: Placement, stop: StopRequest | None = None) -> Run:
+    """Train ``run`` from where it is to its last epoch, writing the checkpoint after every
+    epoch (process 0 only). Returns the run with the state, epoch, history and seconds moved on,
+    and without its training data (freed before the test set's evaluation). When ``stop`` says
+    so, saves where it is and raises Stopped."""
     cfg, state, history = run.cfg, run.state, list(run.history)
     lead = jax.process_index() == 0
+    should_stop = agreed_stop(stop or (lambda: False))
     val = placement.data(run.data.x_val, run.data.y_val) if run.data.x_val is not None else None
     train_step = make_train_step(run.model, run.optimizer, mesh=placement.mesh)
     eval_step = make_eval_step(run.model)
     steps = len(run.data.y_train) // cfg.batch_size  # the last partial batch is dropped
     started = time.perf_counter()
     for epoch in range(run.epoch, cfg.epochs):
+        if should_stop():  # the checkpoint on disk (if any) is where the run is
+            raise stopped(run, stop, f"before epoch {epoch + 1}/{cfg.epochs}")
         print(f"Epoch {epoch + 1}/{cfg.epochs}", flush=True)
         bar = ProgressBar()
+        partial = run.partial if epoch == run.epoch else None
         state, result = train_epoch(
             train_step,
             state,
@@ -44,32 +56,84 @@ def fit(run: Run, placement: Placement) -> Run:
             epoch=epoch,
             progress=bar,
             placement=placement,
+            start_step=partial.step if partial else 0,
+            sums=partial.sums if partial else None,
+            stop=should_stop,
         )
+        seconds = result.seconds + (partial.seconds if partial else 0.0)
+        if not result.finished:
+            if bar.live:
+                print()  # end the progress line
+            train_seconds = run.train_seconds + time.perf_counter() - started
+            if lead:
+                save_mid_epoch(run, state, epoch, result, seconds, history, train_seconds)
+            where = f"at step {result.steps}/{result.total} of epoch {epoch + 1}/{cfg.epochs}"
+            raise stopped(run, stop, where)
         row = {
             "epoch": epoch + 1,
             "loss": result.loss,
             "accuracy": result.accuracy,
-            "seconds": result.seconds,
+            "seconds": seconds,
         }
         if val is not None:
-            v = evaluate(eval_step, state.params, val, cfg.eval_batch_size, placement)
+            v = evaluate(
+                eval_step, state.params, state.model_state, val, cfg.eval_batch_size, placement
+            )
             row |= {"val_loss": v.loss, "val_accuracy": v.accuracy}
         history.append(row)
-        bar.finish(
-            steps, result.seconds, {k: v for k, v in row.items() if k not in ("epoch", "seconds")}
-        )
+        bar.finish(steps, seconds, {k: v for k, v in row.items() if k not in ("epoch", "seconds")})
         train_seconds = run.train_seconds + time.perf_counter() - started
         if lead:
-            save_checkpoint(
-                run.folder / CHECKPOINT,
-                state,
-                run.header
-                | {"epoch": epoch + 1, "history": history, "train_seconds": train_seconds},
-            )
+            with writing(run.folder / CHECKPOINT):
+                save_checkpoint(
+                    run.folder / CHECKPOINT,
+                    state,
+                    run.header
+                    | {"epoch": epoch + 1, "history": history, "train_seconds": train_seconds},
+                )
+    if should_stop():  # before the test set's evaluation, which a resumed run then does
+        raise stopped(run, stop, f"after its last epoch ({cfg.epochs})")
     return run._replace(
         train_data=None,
         state=state,
         epoch=cfg.epochs,
+        partial=None,
         history=history,
         train_seconds=run.train_seconds + time.perf_counter() - started,
+    )
+
+
+def save_mid_epoch(
+    run: Run,
+    state: TrainState,
+    epoch: int,
+    result: EpochResult,
+    seconds: float,
+    history: list[dict],
+    train_seconds: float,
+) -> None:
+    """The checkpoint of a run stopped inside ``epoch``: its state, the epochs completed, and
+    the steps taken, running sums and seconds of the epoch it stopped in."""
+    meta = run.header | {
+        "epoch": epoch,
+        "step": result.steps,
+        "epoch_sums": sums_to_dict(result.sums),
+        "epoch_seconds": seconds,
+        "history": history,
+        "train_seconds": train_seconds,
+    }
+    with writing(run.folder / CHECKPOINT):
+        save_checkpoint(run.folder / CHECKPOINT, state, meta)
+
+
+def stopped(run: Run, stop: StopRequest | None, where: str) -> Stopped:
+    """The Stopped exception that ends the process, saying how to go on."""
+    signum = (stop.signum if stop else None) or signal.SIGTERM  # another process's signal
+    name = signal.Signals(signum).name
+    if not (run.folder / CHECKPOINT).exists():
+        return Stopped(signum, f"stopped by {name} {where}; nothing was saved")
+    return Stopped(
+        signum,
+        f"stopped by {name} {where}; saved {run.folder / CHECKPOINT}; continue with: "
+        f"python -m experiments.{run.name} --resume {run.folder}",
     )

@@ -1,18 +1,15 @@
 """Starting a run, or resuming one from its folder: the data, the model, the optimizer and the
 train state (fresh from the seed, or from the run folder's checkpoint), and the lines that
-announce them.
+announce them. What the run folder holds: experiments/rundir.py.
 
-A run folder holds:
-
-    checkpoint.npz   parameters, Adam state and PRNG key after the last completed epoch, with
-                     the epoch, history and configuration in its header (see nn/checkpoint.py)
-    metrics.json     test accuracy and loss, history, configuration, report, seconds, versions
-    *.png            the figures of experiments/plots.py
+A checkpoint's header holds the epochs completed and, for a run stopped inside an epoch (on
+SIGTERM), the steps of the next epoch already taken and that epoch's running sums, so that the
+resumed run skips those steps and ends bit-identical to one that never stopped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import NamedTuple
@@ -21,15 +18,25 @@ import jax
 import optax
 
 from data import Dataset, load_dataset
-from data.load import subset
+from data.load import hold_out, subset
 from experiments.cli import RunConfig, UsageError
+from experiments.rundir import CHECKPOINT
 from nn.batches import DeviceArrays
-from nn.checkpoint import load_checkpoint
+from nn.checkpoint import CheckpointError, load_checkpoint
+from nn.loop import sums_from_dict
 from nn.model import Sequential
 from nn.parallel import Placement
-from nn.train import TrainState, adam, init_state, one_cycle
+from nn.train import EpochSums, TrainState, adam, init_state, one_cycle
 
-CHECKPOINT = "checkpoint.npz"
+MAX_STEPS = 2**31 - 1  # optax counts a run's steps in int32
+
+
+class Partial(NamedTuple):
+    """How far a run got into an epoch before it stopped (on SIGTERM or Ctrl-C)."""
+
+    step: int  # steps of the epoch already taken
+    sums: EpochSums  # the epoch's running sums after them
+    seconds: float  # the epoch's training seconds so far
 
 
 class Run(NamedTuple):
@@ -45,25 +52,35 @@ class Run(NamedTuple):
     optimizer: optax.GradientTransformation
     state: TrainState  # parameters, optimizer state, PRNG key (placed on the devices)
     epoch: int  # epochs completed
+    partial: Partial | None  # how far into the next epoch, for a run stopped inside one
     history: list[dict]  # one row per completed epoch: loss, accuracy, seconds (, val_...)
     train_seconds: float  # seconds spent training, earlier sessions of a resumed run included
     header: dict  # what every checkpoint's header repeats: experiment, model, config, ...
     resumed: bool  # whether the state came from the run folder's checkpoint
 
 
-def load_data(cfg: RunConfig) -> Dataset:
-    ds = load_dataset(
-        cfg.dataset,
-        cfg.data_dir,
-        validation_size=cfg.validation,
-        seed=cfg.seed,
-        download=not cfg.offline,
-    )
+def load_data(cfg: RunConfig, data_dirs: Sequence[str]) -> Dataset:
+    """The dataset, searched for in ``data_dirs`` and then the per-user cache, with the options
+    that depend on its size checked before any other work."""
+    ds = load_dataset(cfg.dataset, data_dirs, download=not cfg.offline)
+    if cfg.validation:
+        if cfg.validation >= len(ds.y_train):
+            raise UsageError(
+                f"--validation {cfg.validation} leaves no training examples: {ds.name} has "
+                f"{len(ds.y_train)}; hold out fewer"
+            )
+        ds = hold_out(ds, cfg.validation, seed=cfg.seed)
     if cfg.subset:
         ds = subset(ds, cfg.subset)
     if cfg.batch_size > len(ds.y_train):
         raise UsageError(
             f"--batch-size {cfg.batch_size} is larger than the {len(ds.y_train)} training examples"
+        )
+    steps = len(ds.y_train) // cfg.batch_size
+    if cfg.epochs * steps > MAX_STEPS:
+        raise UsageError(
+            f"--epochs {cfg.epochs} makes {cfg.epochs * steps:,} steps of batch {cfg.batch_size}, "
+            f"more than a run can count ({MAX_STEPS:,}); ask for at most {MAX_STEPS // steps:,}"
         )
     return ds
 
@@ -90,24 +107,35 @@ def start_run(
     cfg: RunConfig,
     folder: Path,
     *,
+    data_dirs: Sequence[str],
     resume: bool,
     placement: Placement,
 ) -> Run:
-    """Load the data, build the model and its optimizer, and initialise the train state from
-    the seed or, with ``resume``, load it from the run folder's checkpoint. The training split
-    goes to the device; the host copy is dropped (188 MB for MNIST)."""
-    ds = load_data(cfg)
+    """Load the data (from ``data_dirs``, then the per-user cache), build the model and its
+    optimizer, and initialise the train state from the seed or, with ``resume``, load it from
+    the run folder's checkpoint. The training split goes to the device; the host copy is dropped
+    (188 MB for MNIST)."""
+    ds = load_data(cfg, data_dirs)
     model = build_model(len(ds.class_names))
     in_shape = ds.x_train.shape[1:]
     steps = len(ds.y_train) // cfg.batch_size  # the last partial batch is dropped
     optimizer = make_optimizer(cfg, steps)
     state = init_state(model, optimizer, in_shape, seed=cfg.seed)
-    epoch, history, seconds = 0, [], 0.0
+    epoch, partial, history, seconds = 0, None, [], 0.0
     if resume:
         state, meta = load_checkpoint(folder / CHECKPOINT, state)
         if meta.get("model") != describe(model):
             raise UsageError(f"{folder / CHECKPOINT} holds a different model than {name}'s")
-        epoch, history, seconds = meta["epoch"], meta["history"], meta["train_seconds"]
+        try:
+            epoch, history, seconds = meta["epoch"], meta["history"], meta["train_seconds"]
+            if meta.get("step"):
+                sums = sums_from_dict(meta["epoch_sums"])
+                partial = Partial(meta["step"], sums, meta["epoch_seconds"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(
+                f"{folder / CHECKPOINT}: its header is incomplete ({type(e).__name__}: {e}); "
+                "it was not written by a run of this version"
+            ) from None
     header = {
         "experiment": name,
         "model": describe(model),
@@ -116,6 +144,7 @@ def start_run(
         "class_names": list(ds.class_names),
         "mean": ds.mean,
         "std": ds.std,
+        "data_root": ds.root,  # where the data was found: --resume and --eval-only look there
     }
     train_data = placement.data(ds.x_train, ds.y_train)
     ds = ds._replace(x_train=None)  # only the device copy is used from here
@@ -130,6 +159,7 @@ def start_run(
         optimizer=optimizer,
         state=placement.tree(state),
         epoch=epoch,
+        partial=partial,
         history=history,
         train_seconds=seconds,
         header=header,
@@ -148,4 +178,8 @@ def announce(run: Run, placement: Placement) -> None:
     )
     print(run.model.summary(run.in_shape, run.state.params))
     if run.resumed:
-        print(f"Resuming {run.folder} after epoch {run.epoch}/{run.cfg.epochs}")
+        where = f"epoch {run.epoch}/{run.cfg.epochs}"
+        if run.partial:
+            steps = len(ds.y_train) // run.cfg.batch_size
+            where += f" and step {run.partial.step}/{steps} of epoch {run.epoch + 1}"
+        print(f"Resuming {run.folder} after {where}")
