@@ -46,11 +46,11 @@ def lax_forward(layer: object):  # noqa: ANN201  (returns a function of (params,
 
 def variants(layer: object) -> dict:
     def ours(p, x, dy):  # noqa: ANN001, ANN202
-        _, cache = layer.forward(p, x)
+        _, cache, _ = layer.forward(p, {}, x)
         return layer.backward(p, cache, dy)
 
     def autodiff(p, x, dy):  # noqa: ANN001, ANN202
-        _, vjp = jax.vjp(lambda q, z: layer.forward(q, z)[0], p, x)
+        _, vjp = jax.vjp(lambda q, z: layer.forward(q, {}, z)[0], p, x)
         return vjp(dy)
 
     def lax_vjp(p, x, dy):  # noqa: ANN001, ANN202
@@ -67,19 +67,19 @@ def step_variants(batch: int) -> dict:
     import optax
 
     from benchmarks.peers import keras_convnet
-    from nn import softmax_cross_entropy, softmax_cross_entropy_backward
+    from nn import softmax_cross_entropy
+    from nn.train import forward_backward
 
     model = keras_convnet()
     opt = optax.adam(1e-3)
+    stateless = tuple({} for _ in model.layers)  # the Keras convnet has no BatchNorm
 
     def ours(p, x, y, key):  # noqa: ANN001, ANN202
-        out, caches = model.forward(p, x, key=key, train=True)
-        loss, lc = softmax_cross_entropy(out, y)
-        return model.backward(p, caches, softmax_cross_entropy_backward(lc))[0]
+        return forward_backward(model, p, stateless, x, y, key=key)[0]
 
     def autodiff(p, x, y, key):  # noqa: ANN001, ANN202
         return jax.grad(lambda q: softmax_cross_entropy(
-            model.forward(q, x, key=key, train=True)[0], y)[0])(p)  # fmt: skip
+            model.forward(q, stateless, x, key=key, train=True)[0], y)[0])(p)  # fmt: skip
 
     def lax_grad(p, x, y, key):  # noqa: ANN001, ANN202
         def loss(q):  # noqa: ANN001, ANN202
@@ -101,7 +101,7 @@ def step_variants(batch: int) -> dict:
 
         return step
 
-    params, _ = model.init(jax.random.key(0), (28, 28, 1))
+    params, _, _ = model.init(jax.random.key(0), (28, 28, 1))
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.random((batch, 28, 28, 1)), jnp.float32)
     y = jnp.asarray(rng.integers(0, 10, batch), jnp.int32)
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         f"{'ours/autodiff':>15}{'ours/lax':>10}"
     )
     for name, layer, shape in CASES:
-        params, out_shape = layer.init(jax.random.key(0), shape)
+        params, _, out_shape = layer.init(jax.random.key(0), shape)
         for bs in args.batch_sizes:
             x = jnp.asarray(rng.standard_normal((bs, *shape)), jnp.float32)
             dy = jnp.asarray(rng.standard_normal((bs, *out_shape)), jnp.float32)

@@ -79,7 +79,8 @@ def ours(ds, cfg, target: float, evals: int, budget: float) -> dict:  # noqa: AN
         )
 
     def accuracy() -> float:
-        return evaluate(eval_step, holder["state"].params, test, 1000).accuracy
+        state = holder["state"]
+        return evaluate(eval_step, state.params, state.model_state, test, 1000).accuracy
 
     return race(
         step,

@@ -53,7 +53,7 @@ class Product(NamedTuple):
 
 
 def products(model: Sequential, in_shape: tuple) -> list[Product]:
-    _, shapes = model.abstract_init(in_shape)
+    _, _, shapes = model.abstract_init(in_shape)
     found: list[Product] = []
     shape = tuple(in_shape)
     for layer, out in zip(model.layers, shapes, strict=True):

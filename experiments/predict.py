@@ -30,7 +30,7 @@ import numpy as np
 from experiments.cli import CliParser, UsageError, guarded
 from experiments.common import CHECKPOINT
 from experiments.registry import EXPERIMENTS
-from nn.checkpoint import load_checkpoint, read_meta
+from nn.checkpoint import load_weights, read_meta
 
 INK = 0.2  # a pixel is part of the digit above this fraction of the image's contrast
 NOISE = 0.05  # below this fraction of the contrast a pixel is background
@@ -162,21 +162,21 @@ def newest_checkpoint() -> Path:
     return found[-1]
 
 
-def load_model(path: Path):  # noqa: ANN201  (returns (model, params, meta))
+def load_model(path: Path):  # noqa: ANN201  (returns (model, (params, model_state), meta))
     meta = read_meta(path)
     module = EXPERIMENTS.get(meta.get("experiment", ""))
     if module is None or "class_names" not in meta:
         raise UsageError(f"{path} is not a checkpoint of one of: {', '.join(EXPERIMENTS)}")
     model = module.build_model(len(meta["class_names"]))
-    like, _ = model.init(jax.random.key(0), tuple(meta["in_shape"]))
-    params, _ = load_checkpoint(path, like, prefix=".params")
-    return model, params, meta
+    return model, load_weights(path, model, tuple(meta["in_shape"])), meta
 
 
-def class_probabilities(model, params, x: jax.Array) -> jax.Array:  # noqa: ANN001
-    """(N, 28, 28, 1) normalised inputs -> (N, K) class probabilities: the one place where the
-    commands call the model."""
-    logits, _ = model.forward(params, x, train=False)
+def class_probabilities(model, weights, x: jax.Array) -> jax.Array:  # noqa: ANN001
+    """(N, 28, 28, 1) normalised inputs -> (N, K) class probabilities, from the weights
+    (parameters, model state) of ``load_model``: the one place where the commands call the
+    model."""
+    params, model_state = weights
+    logits, _, _ = model.forward(params, model_state, x, train=False)
     return jax.nn.softmax(logits, axis=-1)
 
 
@@ -186,16 +186,16 @@ class Predictor:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.model, self.params, self.meta = load_model(path)
+        self.model, self.weights, self.meta = load_model(path)
         self.class_names: list[str] = list(self.meta["class_names"])
         self.framing = framing_of(self.meta)  # for to_mnist
-        self.forward = jax.jit(lambda params, x: class_probabilities(self.model, params, x))
+        self.forward = jax.jit(lambda weights, x: class_probabilities(self.model, weights, x))
         self.lock = threading.Lock()  # one model call at a time
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         x = (images[..., None] - np.float32(self.meta["mean"])) / np.float32(self.meta["std"])
         with self.lock:
-            return np.asarray(self.forward(self.params, jax.numpy.asarray(x, np.float32)))
+            return np.asarray(self.forward(self.weights, jax.numpy.asarray(x, np.float32)))
 
 
 def save_side_by_side(original: np.ndarray, processed: np.ndarray, path: Path) -> Path:

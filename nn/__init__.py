@@ -2,19 +2,23 @@
 training loop that feeds their gradients to optax."""
 
 from nn.activations import ReLU
+from nn.batchnorm import BatchNorm
 from nn.conv import Conv2D
 from nn.dense import Dense
 from nn.dropout import Dropout
 from nn.losses import softmax_cross_entropy, softmax_cross_entropy_backward
 from nn.model import Sequential, count_params
-from nn.pool import MaxPool2D
+from nn.pool import AvgPool2D, GlobalAveragePooling2D, MaxPool2D
 from nn.reshape import Flatten
 
 __all__ = [
+    "AvgPool2D",
+    "BatchNorm",
     "Conv2D",
     "Dense",
     "Dropout",
     "Flatten",
+    "GlobalAveragePooling2D",
     "MaxPool2D",
     "ReLU",
     "Sequential",

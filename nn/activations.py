@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
-from nn.layer import Array, Params, Shape
+from nn.layer import Array, Params, Shape, State
 
 
 class ReLUCache(NamedTuple):
@@ -16,14 +16,20 @@ class ReLUCache(NamedTuple):
 
 @dataclass(frozen=True)
 class ReLU:
-    def init(self, key: Array, in_shape: Shape) -> tuple[Params, Shape]:
-        return {}, in_shape
+    def init(self, key: Array, in_shape: Shape) -> tuple[Params, State, Shape]:
+        return {}, {}, in_shape
 
     def forward(
-        self, params: Params, x: Array, *, key: Array | None = None, train: bool = False
-    ) -> tuple[Array, ReLUCache]:
+        self,
+        params: Params,
+        state: State,
+        x: Array,
+        *,
+        key: Array | None = None,
+        train: bool = False,
+    ) -> tuple[Array, ReLUCache, State]:
         y = jnp.maximum(x, 0)
-        return y, ReLUCache(y=y)
+        return y, ReLUCache(y=y), state
 
     def backward(self, params: Params, cache: ReLUCache, dy: Array) -> tuple[Params, Array]:
         """d max(x, 0)/dx is 1 for x > 0 and 0 for x < 0; at x = 0 we take 0 (as jax.nn.relu)."""

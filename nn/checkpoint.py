@@ -50,6 +50,15 @@ def save_checkpoint(path: str | os.PathLike, tree: Any, meta: dict | None = None
     atomic_write(Path(path), buf.getvalue())
 
 
+def load_weights(path: str | os.PathLike, model: Any, in_shape: tuple[int, ...]) -> tuple:
+    """The parameters and the model state (BatchNorm's running statistics) of a training
+    checkpoint of ``model``, for evaluation and prediction: (params, model_state)."""
+    params, model_state, _ = model.init(jax.random.key(0), tuple(in_shape))
+    params, _ = load_checkpoint(path, params, prefix=".params")
+    model_state, _ = load_checkpoint(path, model_state, prefix=".model_state")
+    return params, model_state
+
+
 def read_meta(path: str | os.PathLike) -> dict:
     """The JSON header of a checkpoint; CheckpointError when the file is missing or unreadable."""
     try:

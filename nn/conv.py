@@ -26,7 +26,7 @@ from typing import Literal, NamedTuple
 import jax.numpy as jnp
 from jax import lax
 
-from nn.layer import Array, Params, Shape, check_positive, glorot_uniform, pair
+from nn.layer import Array, Params, Shape, State, check_positive, glorot_uniform, pair
 
 
 class ConvCache(NamedTuple):
@@ -95,7 +95,7 @@ class Conv2D:
         (pt, pb), (pl, pr) = self.pads(h, w)
         return 1 + (h + pt + pb - kh) // sh, 1 + (w + pl + pr - kw) // sw
 
-    def init(self, key: Array, in_shape: Shape) -> tuple[Params, Shape]:
+    def init(self, key: Array, in_shape: Shape) -> tuple[Params, State, Shape]:
         if len(in_shape) != 3:
             raise ValueError(f"Conv2D expects (H, W, C) inputs, got {in_shape}")
         h, w, c = in_shape
@@ -107,7 +107,7 @@ class Conv2D:
         params = {"w": glorot_uniform(key, (kh, kw, c, f), kh * kw * c, kh * kw * f)}
         if self.use_bias:
             params["b"] = jnp.zeros((f,), jnp.float32)
-        return params, (ho, wo, f)
+        return params, {}, (ho, wo, f)
 
     def im2col(self, x: Array) -> Array:
         """(N, H, W, C) -> patches (N, H', W', KH*KW*C), column order (i, j, c)."""
@@ -119,14 +119,20 @@ class Conv2D:
         return jnp.concatenate(cols, axis=-1) if len(cols) > 1 else cols[0]
 
     def forward(
-        self, params: Params, x: Array, *, key: Array | None = None, train: bool = False
-    ) -> tuple[Array, ConvCache]:
+        self,
+        params: Params,
+        state: State,
+        x: Array,
+        *,
+        key: Array | None = None,
+        train: bool = False,
+    ) -> tuple[Array, ConvCache, State]:
         kh, kw, c, f = params["w"].shape
         patches = self.im2col(x)  # (N, H', W', KH*KW*C)
         y = patches @ params["w"].reshape(kh * kw * c, f)  # (N, H', W', F)
         if self.use_bias:
             y = y + params["b"][None, None, None, :]
-        return y, ConvCache(x=x)
+        return y, ConvCache(x=x), state
 
     def backward(self, params: Params, cache: ConvCache, dy: Array) -> tuple[Params, Array]:
         """Backward pass. dy = dL/dy (N, H', W', F).

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
-from nn.layer import Array, Params, Shape, check_positive, glorot_uniform
+from nn.layer import Array, Params, Shape, State, check_positive, glorot_uniform
 
 
 class DenseCache(NamedTuple):
@@ -26,22 +26,28 @@ class Dense:
     def __post_init__(self) -> None:
         check_positive("Dense units", self.units)
 
-    def init(self, key: Array, in_shape: Shape) -> tuple[Params, Shape]:
+    def init(self, key: Array, in_shape: Shape) -> tuple[Params, State, Shape]:
         if len(in_shape) != 1:
             raise ValueError(f"Dense expects flat inputs (D,), got {in_shape}; add Flatten()")
         (d,) = in_shape
         params = {"w": glorot_uniform(key, (d, self.units), d, self.units)}
         if self.use_bias:
             params["b"] = jnp.zeros((self.units,), jnp.float32)
-        return params, (self.units,)
+        return params, {}, (self.units,)
 
     def forward(
-        self, params: Params, x: Array, *, key: Array | None = None, train: bool = False
-    ) -> tuple[Array, DenseCache]:
+        self,
+        params: Params,
+        state: State,
+        x: Array,
+        *,
+        key: Array | None = None,
+        train: bool = False,
+    ) -> tuple[Array, DenseCache, State]:
         y = x @ params["w"]  # (N, U)
         if self.use_bias:
             y = y + params["b"][None, :]
-        return y, DenseCache(x=x)
+        return y, DenseCache(x=x), state
 
     def backward(self, params: Params, cache: DenseCache, dy: Array) -> tuple[Params, Array]:
         """Backward pass. dy = dL/dy (N, U).

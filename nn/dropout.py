@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import jax
 
-from nn.layer import Array, Params, Shape
+from nn.layer import Array, Params, Shape, State
 
 
 class DropoutCache(NamedTuple):
@@ -26,19 +26,25 @@ class Dropout:
         if not 0.0 <= self.rate < 1.0:
             raise ValueError(f"Dropout rate must be in [0, 1), got {self.rate!r}")
 
-    def init(self, key: Array, in_shape: Shape) -> tuple[Params, Shape]:
-        return {}, in_shape
+    def init(self, key: Array, in_shape: Shape) -> tuple[Params, State, Shape]:
+        return {}, {}, in_shape
 
     def forward(
-        self, params: Params, x: Array, *, key: Array | None = None, train: bool = False
-    ) -> tuple[Array, DropoutCache]:
+        self,
+        params: Params,
+        state: State,
+        x: Array,
+        *,
+        key: Array | None = None,
+        train: bool = False,
+    ) -> tuple[Array, DropoutCache, State]:
         if not train or self.rate == 0.0:
-            return x, DropoutCache(scale=jax.numpy.ones((), x.dtype))
+            return x, DropoutCache(scale=jax.numpy.ones((), x.dtype)), state
         if key is None:
             raise ValueError("Dropout in training mode needs a PRNG key (key=...)")
         keep = 1.0 - self.rate
         scale = jax.random.bernoulli(key, keep, x.shape).astype(x.dtype) / keep
-        return x * scale, DropoutCache(scale=scale)
+        return x * scale, DropoutCache(scale=scale), state
 
     def backward(self, params: Params, cache: DropoutCache, dy: Array) -> tuple[Params, Array]:
         """y = x * scale elementwise with a constant scale, so dx = dy * scale."""

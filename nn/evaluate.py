@@ -15,19 +15,24 @@ import numpy as np
 
 from nn.batches import DeviceArrays, batches
 from nn.losses import log_softmax
-from nn.model import ModelParams, Sequential
+from nn.model import ModelParams, ModelState, Sequential
 from nn.parallel import Placement, to_host
 
 Array = jax.Array
 
 
 def make_eval_step(model: Sequential) -> Callable[..., tuple[Array, Array]]:
-    """eval(params, data, index, weight) -> (weighted loss per example (B,), probs (B, K))."""
+    """eval(params, model_state, data, index, weight) -> (weighted loss per example (B,),
+    probs (B, K)), in evaluation mode (no dropout; BatchNorm uses its running statistics)."""
 
     def evaluate_batch(
-        params: ModelParams, data: DeviceArrays, index: Array, weight: Array
+        params: ModelParams,
+        model_state: ModelState,
+        data: DeviceArrays,
+        index: Array,
+        weight: Array,
     ) -> tuple[Array, Array]:
-        logits, _ = model.forward(params, data.x[index], train=False)
+        logits, _, _ = model.forward(params, model_state, data.x[index], train=False)
         log_probs = log_softmax(logits)  # (B, K)
         nll = -jnp.take_along_axis(log_probs, data.y[index][:, None], axis=-1)[:, 0]
         return nll * weight, jnp.exp(log_probs)
@@ -45,6 +50,7 @@ class Evaluation(NamedTuple):
 def evaluate(
     eval_step: Callable,
     params: ModelParams,
+    model_state: ModelState,
     data: DeviceArrays,
     batch_size: int,
     placement: Placement | None = None,
@@ -57,7 +63,7 @@ def evaluate(
     batch_size = min(batch_size, n)
     nll, probs = [], []
     for b in batches(n, batch_size, shuffle=False, drop_last=False):
-        losses, p = eval_step(params, data, *placement.rows(b.index, b.weight))
+        losses, p = eval_step(params, model_state, data, *placement.rows(b.index, b.weight))
         real = int(b.weight.sum())
         nll.append(to_host(losses)[:real])
         probs.append(to_host(p)[:real])

@@ -1,13 +1,28 @@
 """What every layer is: a frozen configuration with three pure functions.
 
-    init(key, in_shape)                    -> (params, out_shape)
-    forward(params, x, *, key, train)      -> (y, cache)
-    backward(params, cache, dy)            -> (grads, dx)
+    init(key, in_shape)                        -> (params, state, out_shape)
+    forward(params, state, x, *, key, train)   -> (y, cache, new_state)
+    backward(params, cache, dy)                -> (grads, dx)
 
 Shapes exclude the batch axis in ``in_shape``/``out_shape`` and include it (N) in arrays.
-``grads`` has exactly the tree structure of ``params`` (an empty dict for layers without
-parameters), so an optax optimizer can consume it directly. ``cache`` holds exactly what
-``backward`` needs; it is a NamedTuple of arrays so that it can cross ``jax.jit``.
+
+Three kinds of values, kept apart because each has its own lifetime:
+
+- ``params``: what the optimizer learns (weights, biases, BatchNorm's scale and shift).
+  ``grads`` has exactly the tree structure of ``params`` (an empty dict for layers without
+  parameters), so an optax optimizer can consume it directly.
+- ``state``: what the layer updates itself and keeps between steps, but the optimizer never
+  sees (BatchNorm's running mean and variance). ``forward`` returns the new state (in training
+  mode; evaluation returns it unchanged); the train step stores it beside the parameters, the
+  checkpoint saves it, evaluation reads it. A layer without state takes and returns an empty
+  dict, so the stateless layers pay one argument for it and nothing at run time.
+- ``cache``: what ``backward`` needs from this one forward pass; it lives for one step. It is a
+  NamedTuple of arrays so that it can cross ``jax.jit``.
+
+``key`` is this layer's own PRNG key in training mode (the model splits one per layer, so a new
+random layer needs no change elsewhere) and None in evaluation. A layer whose training forward
+mixes the examples of a batch (batch statistics) has an ``axis_name`` field: the device-mesh axis
+over which it reduces when data-parallel (see nn/batchnorm.py and nn/train.py).
 
 This is the custom-VJP vocabulary (``f_fwd :: a -> (b, c)``, ``f_bwd :: (c, CT b) -> CT a``)
 written out by hand: JAX's autodiff computes no gradient in ``nn/`` (the tests use it as an
@@ -23,18 +38,25 @@ import jax
 import jax.numpy as jnp
 
 Array = jax.Array
-Params = dict[str, Array]
+Params = dict[str, Array]  # a layer's trainable arrays by name ({} if none)
+State = dict[str, Array]  # a layer's non-trainable arrays by name ({} if none)
 Shape = tuple[int, ...]
 
 
 class Layer(Protocol):
     """Structural type of a layer (see the module docstring)."""
 
-    def init(self, key: Array, in_shape: Shape) -> tuple[Params, Shape]: ...
+    def init(self, key: Array, in_shape: Shape) -> tuple[Params, State, Shape]: ...
 
     def forward(
-        self, params: Params, x: Array, *, key: Array | None = None, train: bool = False
-    ) -> tuple[Array, Any]: ...
+        self,
+        params: Params,
+        state: State,
+        x: Array,
+        *,
+        key: Array | None = None,
+        train: bool = False,
+    ) -> tuple[Array, Any, State]: ...
 
     def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Params, Array]: ...
 

@@ -1,11 +1,13 @@
 """Sequential model: a list of layers applied in order, with the chain rule applied in reverse.
 
-params = (params_0, params_1, ...)       one entry per layer (an empty dict if it has none)
+params = (params_0, params_1, ...)       one dict per layer, trained by the optimizer
+state  = (state_0, state_1, ...)         one dict per layer, updated by the forward pass
 caches = (cache_0, cache_1, ...)         what each layer's backward needs
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,10 +15,10 @@ from typing import Any
 
 import jax
 
-from nn.dropout import Dropout
-from nn.layer import Array, Layer, Params, Shape
+from nn.layer import Array, Layer, Params, Shape, State
 
 ModelParams = tuple[Params, ...]
+ModelState = tuple[State, ...]
 
 
 @dataclass(frozen=True)
@@ -26,31 +28,37 @@ class Sequential:
     def __init__(self, layers: Sequence[Layer]) -> None:
         object.__setattr__(self, "layers", tuple(layers))
 
-    def init(self, key: Array, in_shape: Shape) -> tuple[ModelParams, list[Shape]]:
-        """Parameters of every layer, and the output shape after each layer (batch excluded)."""
+    def init(self, key: Array, in_shape: Shape) -> tuple[ModelParams, ModelState, list[Shape]]:
+        """Parameters and state of every layer, and the output shape after each layer (batch
+        excluded)."""
         keys = jax.random.split(key, len(self.layers))
-        params, shapes, shape = [], [], tuple(in_shape)
+        params, states, shapes, shape = [], [], [], tuple(in_shape)
         for layer, k in zip(self.layers, keys, strict=True):
-            p, shape = layer.init(k, shape)
+            p, s, shape = layer.init(k, shape)
             params.append(p)
+            states.append(s)
             shapes.append(shape)
-        return tuple(params), shapes
+        return tuple(params), tuple(states), shapes
 
     def forward(
-        self, params: ModelParams, x: Array, *, key: Array | None = None, train: bool = False
-    ) -> tuple[Array, tuple[Any, ...]]:
-        """Run every layer in order. In training mode each Dropout gets its own key, split
-        from ``key``; in evaluation mode no key is needed."""
-        n_random = sum(isinstance(layer, Dropout) for layer in self.layers)
-        if train and n_random and key is None:
-            raise ValueError("training a model with Dropout needs a PRNG key (key=...)")
-        keys = iter(jax.random.split(key, n_random)) if train and n_random else iter(())
-        caches = []
-        for layer, p in zip(self.layers, params, strict=True):
-            layer_key = next(keys) if train and isinstance(layer, Dropout) else None
-            x, cache = layer.forward(p, x, key=layer_key, train=train)
+        self,
+        params: ModelParams,
+        state: ModelState,
+        x: Array,
+        *,
+        key: Array | None = None,
+        train: bool = False,
+    ) -> tuple[Array, tuple[Any, ...], ModelState]:
+        """Run every layer in order; return the output, every layer's cache, and the new state.
+        In training mode each layer gets its own key, split from ``key`` (layers without
+        randomness ignore it); in evaluation mode no key is needed."""
+        keys = jax.random.split(key, len(self.layers)) if train and key is not None else None
+        caches, new_state = [], []
+        for i, (layer, p, s) in enumerate(zip(self.layers, params, state, strict=True)):
+            x, cache, s = layer.forward(p, s, x, key=None if keys is None else keys[i], train=train)
             caches.append(cache)
-        return x, tuple(caches)
+            new_state.append(s)
+        return x, tuple(caches), tuple(new_state)
 
     def backward(
         self, params: ModelParams, caches: tuple[Any, ...], dout: Array
@@ -62,20 +70,40 @@ class Sequential:
             grads[i], dout = self.layers[i].backward(params[i], caches[i], dout)
         return tuple(grads), dout
 
+    @property
+    def mixes_batch(self) -> bool:
+        """Whether a training forward mixes the examples of a batch (a layer with batch
+        statistics, which declares an ``axis_name``): such a batch cannot be split into
+        independent chunks."""
+        return any(hasattr(layer, "axis_name") for layer in self.layers)
+
+    def with_axis_name(self, axis_name: str | None) -> Sequential:
+        """The same model with every batch-statistics layer reducing over the mesh axis
+        ``axis_name`` (data parallelism: statistics of the global batch, not of one block)."""
+        return Sequential([
+            dataclasses.replace(layer, axis_name=axis_name)
+            if hasattr(layer, "axis_name") else layer
+            for layer in self.layers
+        ])  # fmt: skip
+
     def summary(self, in_shape: Shape, params: ModelParams | None = None) -> str:
-        """A table like Keras's ``model.summary()``: layer, output shape, parameter count."""
-        abstract_params, shapes = self.abstract_init(in_shape)
+        """A table like Keras's ``model.summary()``: layer, output shape, parameter count (the
+        trainable parameters and the non-trainable state together, as Keras counts them)."""
+        abstract_params, abstract_state, shapes = self.abstract_init(in_shape)
         params = abstract_params if params is None else params
         names: dict[str, int] = {}
         rows = []
-        for layer, p, shape in zip(self.layers, params, shapes, strict=True):
+        for layer, p, s, shape in zip(self.layers, params, abstract_state, shapes, strict=True):
             kind = type(layer).__name__
             names[kind] = names.get(kind, 0) + 1
-            count = sum(math.prod(v.shape) for v in jax.tree_util.tree_leaves(p))
             rows.append(
-                (f"{kind.lower()}_{names[kind]} ({kind})", f"(None, {_dims(shape)})", count)
+                (
+                    f"{kind.lower()}_{names[kind]} ({kind})",
+                    f"(None, {_dims(shape)})",
+                    count_params(p) + count_params(s),
+                )
             )
-        total = sum(r[2] for r in rows)
+        trainable, fixed = count_params(params), count_params(abstract_state)
         width = (34, 26, 12)
         rule = "=" * sum(width)
         lines = [
@@ -87,29 +115,31 @@ class Sequential:
         lines += [f"{a:<{width[0]}}{b:<{width[1]}}{c:>{width[2]},}" for a, b, c in rows]
         lines += [
             rule,
-            f"Total params: {total:,}",
-            f"Trainable params: {total:,}",
-            "Non-trainable params: 0",
+            f"Total params: {trainable + fixed:,}",
+            f"Trainable params: {trainable:,}",
+            f"Non-trainable params: {fixed:,}",
             "_" * sum(width),
         ]
         return "\n".join(lines)
 
-    def abstract_init(self, in_shape: Shape) -> tuple[Any, list[Shape]]:
-        """Parameter shapes (as ShapeDtypeStructs) and output shapes, without computing."""
+    def abstract_init(self, in_shape: Shape) -> tuple[Any, Any, list[Shape]]:
+        """Parameter and state shapes (as ShapeDtypeStructs) and output shapes, without
+        computing."""
         shapes: list[Shape] = []
 
-        def go() -> ModelParams:
-            params, out = self.init(jax.random.key(0), in_shape)
+        def go() -> tuple[ModelParams, ModelState]:
+            params, state, out = self.init(jax.random.key(0), in_shape)
             shapes.extend(out)  # plain ints, captured outside the trace
-            return params
+            return params, state
 
-        return jax.eval_shape(go), shapes
+        params, state = jax.eval_shape(go)
+        return params, state, shapes
 
 
 def _dims(shape: Shape) -> str:
     return ", ".join(str(d) for d in shape)
 
 
-def count_params(params: ModelParams) -> int:
-    """Total number of scalars in a parameter tree."""
-    return sum(math.prod(v.shape) for v in jax.tree_util.tree_leaves(params))
+def count_params(tree: Any) -> int:
+    """Total number of scalars in a tree of arrays (parameters or state)."""
+    return sum(math.prod(v.shape) for v in jax.tree_util.tree_leaves(tree))

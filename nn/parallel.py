@@ -21,6 +21,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from nn.batches import DeviceArrays, to_device
+
 AXIS = "data"
 
 
@@ -78,24 +80,32 @@ def to_host(x: jax.Array) -> np.ndarray:
 
 
 def sharded_gradients(mesh: Mesh, local: Callable[..., tuple]) -> Callable[..., tuple]:
-    """Wrap ``local(params, data, index, weight, total, key) -> (grads, loss, hits)`` (one
-    device's block, scaled by ``total``, the batch's weight) into a function of the global
-    batch that returns the summed (grads, loss, hits, total), replicated on every device."""
+    """Wrap ``local(params, model_state, data, index, weight, total, key) -> (grads,
+    model_state, loss, hits)`` (one device's block, scaled by ``total``, the batch's weight) into
+    a function of the global batch that returns the summed (grads, loss, hits), the new model
+    state and ``total``, all replicated on every device. The model state needs no sum: layers
+    with batch statistics already reduce over the mesh axis (nn/batchnorm.py), so every device
+    computes the same new state."""
 
     def per_device(
-        params: Any, data: Any, index: jax.Array, weight: jax.Array, key: jax.Array
+        params: Any,
+        model_state: Any,
+        data: Any,
+        index: jax.Array,
+        weight: jax.Array,
+        key: jax.Array,
     ) -> tuple:
         total = jax.lax.psum(jnp.sum(weight), AXIS)
-        key = jax.random.fold_in(key, jax.lax.axis_index(AXIS))  # own dropout masks per device
-        grads, loss, hits = local(params, data, index, weight, total, key)
+        key = jax.random.fold_in(key, jax.lax.axis_index(AXIS))  # own random draws per device
+        grads, model_state, loss, hits = local(params, model_state, data, index, weight, total, key)
         grads, loss, hits = jax.lax.psum((grads, loss, hits), AXIS)
-        return grads, loss, hits, total
+        return grads, model_state, loss, hits, total
 
     return jax.shard_map(
         per_device,
         mesh=mesh,
-        in_specs=(P(), P(), P(AXIS), P(AXIS), P()),
-        out_specs=(P(), P(), P(), P()),
+        in_specs=(P(), P(), P(), P(AXIS), P(AXIS), P()),
+        out_specs=(P(), P(), P(), P(), P()),
     )
 
 
@@ -111,8 +121,6 @@ class Placement:
         return 1 if self.mesh is None else self.mesh.size
 
     def data(self, x: np.ndarray, y: np.ndarray) -> Any:
-        from nn.batches import DeviceArrays, to_device
-
         if self.mesh is None:
             return to_device(x, y)
         return DeviceArrays(*replicate((x, y), self.mesh))

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from nn.layer import Array, Params, Shape
+from nn.layer import Array, Params, Shape, State
 
 
 class FlattenCache(NamedTuple):
@@ -15,13 +15,19 @@ class FlattenCache(NamedTuple):
 
 @dataclass(frozen=True)
 class Flatten:
-    def init(self, key: Array, in_shape: Shape) -> tuple[Params, Shape]:
-        return {}, (math.prod(in_shape),)
+    def init(self, key: Array, in_shape: Shape) -> tuple[Params, State, Shape]:
+        return {}, {}, (math.prod(in_shape),)
 
     def forward(
-        self, params: Params, x: Array, *, key: Array | None = None, train: bool = False
-    ) -> tuple[Array, FlattenCache]:
-        return x.reshape(x.shape[0], -1), FlattenCache(x=x)
+        self,
+        params: Params,
+        state: State,
+        x: Array,
+        *,
+        key: Array | None = None,
+        train: bool = False,
+    ) -> tuple[Array, FlattenCache, State]:
+        return x.reshape(x.shape[0], -1), FlattenCache(x=x), state
 
     def backward(self, params: Params, cache: FlattenCache, dy: Array) -> tuple[Params, Array]:
         """A reshape moves no values, so its gradient is the inverse reshape of dy."""

@@ -31,33 +31,38 @@ def assert_trees_close(actual, expected, *, rtol: float, atol: float, what: str)
         )
 
 
-def check_layer_against_vjp(layer, params, x, dy, *, key=None, train=False, tol=1e-5):
+def check_layer_against_vjp(layer, params, x, dy, *, state=None, key=None, train=False, tol=1e-5):
     """backward(forward) equals jax.vjp of forward for the upstream gradient dy. Both run in
     one jitted program (one compile per drawn shape; the product code runs jitted too)."""
 
     @jax.jit
-    def both(params, x, dy, key):
-        y, cache = layer.forward(params, x, key=key, train=train)
+    def both(params, state, x, dy, key):
+        y, cache, _ = layer.forward(params, state, x, key=key, train=train)
         grads, dx = layer.backward(params, cache, dy)
-        y_ref, vjp = jax.vjp(lambda p, xx: layer.forward(p, xx, key=key, train=train)[0], params, x)
+
+        def forward(p, xx):
+            return layer.forward(p, state, xx, key=key, train=train)[0]
+
+        y_ref, vjp = jax.vjp(forward, params, x)
         return (y, grads, dx), (y_ref, *vjp(dy))
 
-    (y, grads, dx), (y_ref, grads_ref, dx_ref) = both(params, x, dy, key)
+    state = {} if state is None else state
+    (y, grads, dx), (y_ref, grads_ref, dx_ref) = both(params, state, x, dy, key)
     assert_trees_close(y, y_ref, rtol=tol, atol=tol, what="forward")
     assert_trees_close(grads, grads_ref, rtol=tol, atol=tol, what="param gradients")
     assert_trees_close(dx, dx_ref, rtol=tol, atol=tol, what="input gradient")
 
 
 def check_layer_finite_differences(
-    layer, params, x, dy, rng, *, key=None, train=False, eps=1e-6, tol=1e-6
+    layer, params, x, dy, rng, *, state=None, key=None, train=False, eps=1e-6, tol=1e-6
 ):
     """<backward, v> equals (L(theta + eps v) - L(theta - eps v)) / 2 eps in float64, where
     L = sum(dy * forward) projects the output on the upstream gradient."""
-    params, x, dy = to64(params), to64(x), to64(dy)
+    params, x, dy, state = to64(params), to64(x), to64(dy), to64({} if state is None else state)
 
     @jax.jit
     def fwd_bwd(p, xx):
-        y, cache = layer.forward(p, xx, key=key, train=train)
+        y, cache, _ = layer.forward(p, state, xx, key=key, train=train)
         return jnp.sum(dy * y), layer.backward(p, cache, dy)
 
     _, (grads, dx) = fwd_bwd(params, x)

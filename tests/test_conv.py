@@ -32,7 +32,7 @@ def conv_cases(draw):
 
 def setup(layer, shape, seed, dtype=jnp.float32):
     rng = np.random.default_rng(seed)
-    params, out_shape = layer.init(jax.random.key(seed), shape[1:])
+    params, _, out_shape = layer.init(jax.random.key(seed), shape[1:])
     params = random_like(rng, params)  # random biases too, not Glorot/zeros
     x = jnp.asarray(rng.standard_normal(shape), dtype)
     dy = jnp.asarray(rng.standard_normal((shape[0], *out_shape)), dtype)
@@ -43,7 +43,7 @@ def setup(layer, shape, seed, dtype=jnp.float32):
 def test_conv_forward_matches_lax_conv(case):
     layer, shape, seed = case
     _, params, x, _ = setup(layer, shape, seed)
-    y, _ = layer.forward(params, x)
+    y, _, _ = layer.forward(params, {}, x)
     ref = lax.conv_general_dilated(
         x,
         params["w"],
@@ -80,7 +80,7 @@ def test_conv_backward_is_linear_in_upstream(case, a, b):
 
     @jax.jit
     def backward(dy):
-        return layer.backward(params, layer.forward(params, x)[1], dy)
+        return layer.backward(params, layer.forward(params, {}, x)[1], dy)
 
     (g1, dx1), (g2, dx2) = backward(dy1), backward(dy2)
     g12, dx12 = backward(a * dy1 + b * dy2)
@@ -90,13 +90,13 @@ def test_conv_backward_is_linear_in_upstream(case, a, b):
 
 def test_conv_same_padding_keeps_size_and_valid_shrinks_it():
     x_shape = (28, 28, 1)
-    assert Conv2D(8, 3, padding="same").init(jax.random.key(0), x_shape)[1] == (28, 28, 8)
-    assert Conv2D(8, 3, padding="valid").init(jax.random.key(0), x_shape)[1] == (26, 26, 8)
-    assert Conv2D(8, 5, 2, padding="same").init(jax.random.key(0), x_shape)[1] == (14, 14, 8)
+    assert Conv2D(8, 3, padding="same").init(jax.random.key(0), x_shape)[2] == (28, 28, 8)
+    assert Conv2D(8, 3, padding="valid").init(jax.random.key(0), x_shape)[2] == (26, 26, 8)
+    assert Conv2D(8, 5, 2, padding="same").init(jax.random.key(0), x_shape)[2] == (14, 14, 8)
 
 
 def test_conv_glorot_init_has_keras_bounds_and_zero_bias():
-    params, _ = Conv2D(32, 3).init(jax.random.key(0), (28, 28, 1))
+    params, _, _ = Conv2D(32, 3).init(jax.random.key(0), (28, 28, 1))
     limit = np.sqrt(6 / (9 * 1 + 9 * 32))
     assert float(jnp.max(jnp.abs(params["w"]))) <= limit
     assert float(jnp.max(jnp.abs(params["w"]))) > 0.9 * limit

@@ -25,7 +25,7 @@ def pool_cases(draw):
 
 def setup(layer, shape, seed):
     rng = np.random.default_rng(seed)
-    _, out_shape = layer.init(jax.random.key(0), shape[1:])
+    _, _, out_shape = layer.init(jax.random.key(0), shape[1:])
     x = jnp.asarray(rng.standard_normal(shape), jnp.float32)  # continuous: no ties
     dy = jnp.asarray(rng.standard_normal((shape[0], *out_shape)), jnp.float32)
     return rng, x, dy
@@ -37,7 +37,7 @@ def test_maxpool_forward_matches_reduce_window(case):
     _, x, _ = setup(layer, shape, seed)
     (ph, pw), (sh, sw) = pair(layer.pool_size), layer.stride_pair
     ref = lax.reduce_window(x, -jnp.inf, lax.max, (1, ph, pw, 1), (1, sh, sw, 1), "VALID")
-    y, _ = layer.forward({}, x)
+    y, _, _ = layer.forward({}, {}, x)
     assert y.shape == ref.shape
     np.testing.assert_array_equal(y, ref)
 
@@ -60,7 +60,7 @@ def test_maxpool_backward_matches_finite_differences(case):
 def test_maxpool_gradient_is_zero_off_maxima_and_sums_to_upstream(case):
     layer, shape, seed = case
     _, x, dy = setup(layer, shape, seed)
-    y, cache = layer.forward({}, x)
+    y, cache, _ = layer.forward({}, {}, x)
     _, dx = layer.backward({}, cache, dy)
     # Nonzero only where the input equals some window maximum.
     is_some_max = np.isin(np.asarray(x), np.asarray(y))
@@ -79,7 +79,7 @@ def test_maxpool_gradient_is_zero_off_maxima_and_sums_to_upstream(case):
 def test_maxpool_ties_go_to_first_element_in_row_major_order():
     x = jnp.ones((1, 4, 4, 1), jnp.float32)  # every window is one big tie
     dy = jnp.asarray([[[[1.0], [2.0]], [[3.0], [4.0]]]], jnp.float32)
-    _, cache = MaxPool2D(2).forward({}, x)
+    _, cache, _ = MaxPool2D(2).forward({}, {}, x)
     _, dx = MaxPool2D(2).backward({}, cache, dy)
     expected = np.zeros((4, 4), np.float32)
     expected[0, 0], expected[0, 2], expected[2, 0], expected[2, 2] = 1, 2, 3, 4
@@ -88,8 +88,8 @@ def test_maxpool_ties_go_to_first_element_in_row_major_order():
 
 def test_maxpool_seed_shape_pool3_stride3_drops_remainder():
     layer = MaxPool2D(3, 3)
-    assert layer.init(jax.random.key(0), (26, 26, 32))[1] == (8, 8, 32)
+    assert layer.init(jax.random.key(0), (26, 26, 32))[2] == (8, 8, 32)
     x = jnp.asarray(np.random.default_rng(0).standard_normal((2, 26, 26, 3)), jnp.float32)
-    _, cache = layer.forward({}, x)
+    _, cache, _ = layer.forward({}, {}, x)
     _, dx = layer.backward({}, cache, jnp.ones((2, 8, 8, 3), jnp.float32))
     assert not np.any(np.asarray(dx)[:, 24:, :, :]) and not np.any(np.asarray(dx)[:, :, 24:, :])

@@ -88,9 +88,9 @@ def test_auto_micro_batch_chunks_on_cpu_only():
 
 def test_evaluate_with_a_partial_last_batch_matches_a_direct_computation():
     data = tiny_data(n=70)
-    params, _ = MODEL.init(jax.random.key(1), (8, 8, 1))
-    result = evaluate(make_eval_step(MODEL), params, data, batch_size=32)  # 32 + 32 + 6
-    logits, _ = MODEL.forward(params, data.x)
+    params, model_state, _ = MODEL.init(jax.random.key(1), (8, 8, 1))
+    result = evaluate(make_eval_step(MODEL), params, model_state, data, batch_size=32)  # 32+32+6
+    logits, _, _ = MODEL.forward(params, model_state, data.x)
     log_probs = jax.nn.log_softmax(logits)
     np.testing.assert_allclose(
         result.loss, -float(jnp.mean(log_probs[jnp.arange(70), data.y])), rtol=1e-5
