@@ -1,18 +1,21 @@
-"""Checkpoints, resume and determinism: a run killed with SIGKILL in the middle of an epoch and
-resumed ends bit-identical to an uninterrupted run of the same seed, and two runs of the same
-seed agree bit for bit (CPU)."""
+"""Checkpoints, resume and determinism: a run killed with SIGKILL in the middle of an epoch, or
+stopped with SIGTERM in the middle of one (which saves that epoch's step), and resumed ends
+bit-identical to an uninterrupted run of the same seed; two runs of the same seed agree bit for
+bit (CPU); a run folder in use is refused to a second run; a checkpoint killed while being
+written leaves the last good one in place."""
 
 import json
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 import numpy as np
 import pytest
 
 from nn.checkpoint import read_meta
-from tests.cli import ROOT, command_env, run_module
+from tests.cli import ROOT, assert_one_line_error, command_env, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -85,6 +88,7 @@ def test_killed_mid_epoch_then_resumed_equals_uninterrupted(reference, shared_da
     assert proc.returncode == -signal.SIGKILL
     assert read_meta(out / "checkpoint.npz")["epoch"] == 1  # killed during epoch 2
     assert not (out / "metrics.json").exists()
+    assert (out / ".lock").exists()  # the killed run's lock file remains, and must not count
 
     resumed = run_module(
         "experiments.cnn", "--resume", out, "--data-dir", shared_data_dir, "--offline"
@@ -98,6 +102,81 @@ def test_killed_mid_epoch_then_resumed_equals_uninterrupted(reference, shared_da
     ma = json.loads((reference / "metrics.json").read_text())
     mb = json.loads((out / "metrics.json").read_text())
     assert numbers(ma) == numbers(mb)
+
+
+def test_sigterm_mid_epoch_saves_the_step_and_resumes_bit_identical(
+    reference, shared_data_dir, tmp_path
+):
+    """SIGTERM inside epoch 2 saves a checkpoint at the next step boundary with that step and
+    the epoch's running sums, exits 143 naming --resume; resumed without --data-dir (the run
+    recorded where its data was, and nothing else would find it), it ends exactly as the
+    reference. While the first run holds the folder, a second run on it is refused."""
+    out = tmp_path / "stopped"
+    cmd = [sys.executable, "-m", "experiments.cnn", "--data-dir", str(shared_data_dir), *ARGS]
+    proc = subprocess.Popen(
+        [*cmd, "--out", str(out)],
+        cwd=ROOT,
+        env=command_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in proc.stdout:  # wait until epoch 2 has started
+            if line.startswith("Epoch 2/3"):
+                break
+        proc.send_signal(signal.SIGSTOP)  # hold it inside epoch 2, holding its run folder
+        second = run_module(*cmd[2:], "--out", out, "--overwrite")
+        assert_one_line_error(second, f"{out} is in use by another run (process {proc.pid}")
+        proc.send_signal(signal.SIGTERM)  # delivered when it continues
+        proc.send_signal(signal.SIGCONT)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert f"continue with: python -m experiments.cnn --resume {out}" in err
+    meta = read_meta(out / "checkpoint.npz")
+    assert meta["epoch"] == 1 and 0 < meta["step"] < 375  # inside epoch 2 (of 375 steps)
+    assert meta["epoch_sums"]["steps"] == meta["step"]
+    assert not (out / "metrics.json").exists()
+
+    empty = {"HANDJAX_DATA_DIR": "", "XDG_CACHE_HOME": str(tmp_path / "no-cache")}
+    resumed = run_module("experiments.cnn", "--resume", out, "--offline", env=empty)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"where the run found it, in {shared_data_dir.absolute()}" in resumed.stdout
+    assert f"step {meta['step']}/375 of epoch 2" in resumed.stdout
+    assert "Epoch 1/3" not in resumed.stdout and "Epoch 2/3" in resumed.stdout
+    a, b = arrays(reference / "checkpoint.npz"), arrays(out / "checkpoint.npz")
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+    ma = json.loads((reference / "metrics.json").read_text())
+    mb = json.loads((out / "metrics.json").read_text())
+    assert numbers(ma) == numbers(mb)
+    assert not (out / ".lock").exists()  # released when the run ended
+
+
+def test_checkpoint_killed_while_written_leaves_the_last_good_one(tmp_path):
+    """A process killed (SIGKILL) between writing the new checkpoint and renaming it into place
+    leaves the previous checkpoint whole; only a temporary .part file remains."""
+    path = tmp_path / "checkpoint.npz"
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        import numpy as np
+        import nn.checkpoint as ckpt
+
+        ckpt.save_checkpoint({str(path)!r}, {{"w": np.ones(3)}}, {{"epoch": 1}})
+        ckpt.os.replace = lambda src, dst: os.kill(os.getpid(), signal.SIGKILL)
+        ckpt.save_checkpoint({str(path)!r}, {{"w": np.full(3, 2.0)}}, {{"epoch": 2}})
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=command_env(), capture_output=True
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert read_meta(path) == {"epoch": 1}
+    assert np.array_equal(arrays(path)["['w']"], np.ones(3))
+    assert [p.name.endswith(".part") for p in tmp_path.iterdir() if p != path] == [True]
 
 
 def test_eval_only_reports_the_checkpoints_accuracy(reference, shared_data_dir):
@@ -114,3 +193,28 @@ def test_eval_only_reports_the_checkpoints_accuracy(reference, shared_data_dir):
     accuracy = json.loads((reference / "metrics.json").read_text())["test_accuracy"]
     assert f"test accuracy: {accuracy:.4f}" in proc.stdout
     assert "Epoch" not in proc.stdout and "precision specificity" in proc.stdout
+
+
+def test_eval_only_falls_back_to_the_usual_places_when_the_runs_data_is_gone(
+    reference, shared_data_dir, tmp_path
+):
+    """A checkpoint whose recorded data folder no longer exists says so in one line and finds
+    the data where a new run would ($HANDJAX_DATA_DIR here)."""
+    moved = tmp_path / "moved.npz"
+    with np.load(reference / "checkpoint.npz") as f:
+        entries = {k: f[k] for k in f.files}
+    meta = json.loads(str(entries.pop("__meta__"))) | {"data_root": str(tmp_path / "gone")}
+    np.savez(moved, __meta__=np.array(json.dumps(meta)), **entries)
+    proc = run_module(
+        "experiments.cnn",
+        "--eval-only",
+        "--checkpoint",
+        moved,
+        "--offline",
+        env={"HANDJAX_DATA_DIR": str(shared_data_dir)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"{tmp_path / 'gone' / 'mnist'} is gone" in proc.stdout
+    assert f"looking in {shared_data_dir}" in proc.stdout
+    accuracy = json.loads((reference / "metrics.json").read_text())["test_accuracy"]
+    assert f"test accuracy: {accuracy:.4f}" in proc.stdout
