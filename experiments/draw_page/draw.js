@@ -25,6 +25,8 @@ let generation = 0; // bumped by Clear and by a new file: older answers are drop
 let timer = null; // pending debounce
 let pending = false; // the canvas changed since the last request was sent
 let inFlight = false;
+let opening = false; // a file is being decoded before it is sent
+let answers = 0; // answers and errors shown so far, in data-answers (tests wait on it)
 
 function paper() {
   ctx.fillStyle = "#fff";
@@ -98,7 +100,7 @@ function changed(wait = WAIT_MS) {
 }
 
 function showBusy() {
-  result.setAttribute("aria-busy", String(pending || inFlight || timer !== null));
+  result.setAttribute("aria-busy", String(pending || inFlight || opening || timer !== null));
 }
 
 function canvasPng() {
@@ -164,7 +166,13 @@ function percent(p) {
   return p >= 0.9995 ? "100%" : p < 0.0005 ? "0%" : `${(100 * p).toFixed(1)}%`;
 }
 
+function counted() {
+  answers += 1;
+  result.dataset.answers = String(answers);
+}
+
 function show(answer) {
+  counted();
   $("error").hidden = true;
   result.removeAttribute("data-empty");
   $("answer").textContent = answer.name;
@@ -197,6 +205,7 @@ function reset(message) {
 }
 
 function showError(message) {
+  counted();
   reset("no prediction");
   $("error").textContent = message;
   $("error").hidden = false;
@@ -206,6 +215,7 @@ function clear() {
   generation += 1;
   upload = null;
   pending = false;
+  opening = false;
   clearTimeout(timer);
   timer = null;
   paper();
@@ -223,6 +233,9 @@ async function open(file) {
       `${maxBytes.toLocaleString()} accepted: choose a smaller image`);
     return;
   }
+  const mine = generation;
+  opening = true; // busy from now on, while the browser decodes the picture to show it
+  showBusy();
   try {
     const image = await createImageBitmap(file);
     const scale = Math.min(pad.width / image.width, pad.height / image.height);
@@ -232,6 +245,8 @@ async function open(file) {
   } catch (err) {
     // The browser cannot show it; the server will say whether it can read it.
   }
+  if (mine !== generation) return; // cleared, or another file opened, meanwhile
+  opening = false;
   upload = file;
   changed(0);
 }
