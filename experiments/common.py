@@ -106,13 +106,16 @@ def saved_config(path: Path, name: str, cli: RunConfig) -> tuple[RunConfig, dict
     return replace(cfg, data_dir=cli.data_dir, offline=cli.offline), meta
 
 
-def saved_run_data_dirs(cmd: Command, dataset: str, meta: dict) -> list[str]:
-    """Where to look for the data of a saved run: --data-dir if given, else where the run found
-    it (while that folder still holds the dataset); then $HANDJAX_DATA_DIR (and, in data/, the
-    per-user cache). Without --data-dir, prints one line saying where it looks."""
-    usual = [cmd.env_data_dir] if cmd.env_data_dir else []
-    if cmd.cfg.data_dir:
-        return [cmd.cfg.data_dir, *usual]
+def saved_run_data_dirs(
+    data_dir: str | None, env_data_dir: str | None, dataset: str, meta: dict
+) -> list[str]:
+    """Where to look for the data of a saved run (``meta``, its checkpoint's header): --data-dir
+    if given, else where the run found it (while that folder still holds the dataset); then
+    $HANDJAX_DATA_DIR (and, in data/, the per-user cache). Without --data-dir, prints one line
+    saying where it looks."""
+    usual = [env_data_dir] if env_data_dir else []
+    if data_dir:
+        return [data_dir, *usual]
     found = meta.get("data_root") or meta["config"].get("data_dir")  # older runs: --data-dir
     then = ", ".join(str(root) for root in data_roots(usual))
     if found and (Path(found) / dataset).is_dir():
@@ -134,7 +137,7 @@ def evaluate_checkpoint(
 ) -> None:
     """--eval-only: report on the test set with the parameters of a checkpoint."""
     cfg, meta = saved_config(path, name, cmd.cfg)
-    ds = load_data(cfg, saved_run_data_dirs(cmd, cfg.dataset, meta))
+    ds = load_data(cfg, saved_run_data_dirs(cmd.cfg.data_dir, cmd.env_data_dir, cfg.dataset, meta))
     model = build_model(len(meta["class_names"]))
     params, model_state = load_weights(path, model, tuple(meta["in_shape"]))
     print(f"Running on {describe_device()}")
@@ -166,7 +169,7 @@ def main(
             if cmd.resume:
                 folder = Path(cmd.resume)
                 cfg, meta = saved_config(folder / CHECKPOINT, name, cmd.cfg)
-                dirs = saved_run_data_dirs(cmd, cfg.dataset, meta)
+                dirs = saved_run_data_dirs(cmd.cfg.data_dir, cmd.env_data_dir, cfg.dataset, meta)
                 if lead:
                     held.callback(FolderLock(folder).release)
                     if meta["epoch"] >= cfg.epochs and (folder / METRICS).exists():

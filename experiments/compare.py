@@ -29,7 +29,7 @@ from experiments.cli import (
     positive_int,
 )
 from experiments.cluster import Cluster, start_cluster
-from experiments.common import saved_config, train
+from experiments.common import saved_config, saved_run_data_dirs, train
 from experiments.plots import pyplot, save
 from experiments.registry import EXPERIMENTS
 from experiments.rundir import CHECKPOINT, prepare_out_dir, write_json, writing
@@ -77,7 +77,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def train_all(args: argparse.Namespace, out: Path, env_data_dir: str | None) -> list[dict]:
     placement = start_cluster(Cluster(devices=args.devices))
-    dirs = [d for d in (args.data_dir, env_data_dir) if d]
     results = []
     for dataset in args.datasets:
         for name in args.models:
@@ -99,10 +98,12 @@ def train_all(args: argparse.Namespace, out: Path, env_data_dir: str | None) -> 
                 cfg = replace(cfg, epochs=args.epochs)
             resume = (folder / CHECKPOINT).is_file()
             if resume:
-                cfg, _ = saved_config(folder / CHECKPOINT, name, cfg)
                 print(f"== {name} on {dataset}: resuming the unfinished run in {folder}")
+                cfg, meta = saved_config(folder / CHECKPOINT, name, cfg)
+                dirs = saved_run_data_dirs(args.data_dir, env_data_dir, dataset, meta)
             else:
                 print(f"== {name} on {dataset}: {cfg.epochs} epochs at batch {cfg.batch_size}")
+                dirs = [d for d in (args.data_dir, env_data_dir) if d]
             folder, _ = prepare_out_dir(str(folder), name)
             results.append(
                 train(
