@@ -56,11 +56,10 @@ def mnist(shared_data_dir):
 
 
 @pytest.fixture(scope="module")
-def server(mnist_checkpoint, tmp_path_factory):
-    need_browser()
-    with draw_server(
-        tmp_path_factory.mktemp("draw-browser"), "--checkpoint", mnist_checkpoint
-    ) as s:
+def server(request, tmp_path_factory):
+    need_browser()  # before a checkpoint is trained for nothing
+    checkpoint = request.getfixturevalue("mnist_checkpoint")
+    with draw_server(tmp_path_factory.mktemp("draw-browser"), "--checkpoint", checkpoint) as s:
         yield s
 
 
