@@ -25,6 +25,7 @@ from dataclasses import dataclass, fields, replace
 from typing import NoReturn
 
 from data import DATASETS, DataError
+from data.augment import PRESETS, describe, parse_augment
 from experiments.cluster import Cluster, ClusterError
 from nn.checkpoint import CheckpointError
 from nn.loop import TrainingDiverged
@@ -49,7 +50,14 @@ class RunConfig:
     out: str | None = None  # run folder (default: runs/<experiment>-<timestamp>)
     offline: bool = False  # never download: fail if the dataset files are not found locally
     subset: int = 0  # use only the first N training and N test examples (0: all)
+    augment: str = "none"  # augmentation on the device (data/augment.py): a preset or key=value,..
+    label_smoothing: float = 0.0  # s of the target's mass spread over all classes (nn/losses.py)
     eval_batch_size: int = 250  # examples per evaluation step (bounds the activation memory)
+
+    @property
+    def augmentation(self) -> str:
+        """The --augment value with "auto" replaced by the dataset's preset."""
+        return AUGMENT_AUTO[self.dataset] if self.augment == "auto" else self.augment
 
     @staticmethod
     def from_dict(d: dict) -> RunConfig:
@@ -126,6 +134,29 @@ def seed_int(text: str) -> int:
     return value
 
 
+def smoothing(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+AUGMENT_AUTO = {"mnist": "mnist", "fashion-mnist": "fashion"}  # --augment auto, by dataset
+
+
+def augment_spec(text: str) -> str:
+    """A valid --augment value, in its canonical form (data.augment.describe), or "auto"."""
+    if text == "auto":
+        return text
+    try:
+        return describe(parse_augment(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: RunConfig) -> Command:
     p = CliParser(
         prog=f"python -m experiments.{name}",
@@ -171,6 +202,21 @@ def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: Run
         metavar="N",
         help="use only the first N training and N test examples (a quick run)",
     )
+    a(
+        "--augment",
+        type=augment_spec,
+        metavar="SPEC",
+        help=f"augment every training batch on the device: a preset ({', '.join(PRESETS)}), "
+        "auto (the dataset's preset), or "
+        "key=value,... such as rotate=10,shift=2,elastic=20 or mnist,elastic=0 "
+        f"(see data/augment.py; default: {defaults.augment})",
+    )
+    a(
+        "--label-smoothing",
+        type=smoothing,
+        metavar="S",
+        help=f"label smoothing of the loss, in [0, 1) (default: {defaults.label_smoothing})",
+    )
     a("--out", metavar="DIR", help="run folder (default: runs/<experiment>-<time>)")
     a(
         "--overwrite",
@@ -199,7 +245,7 @@ def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: Run
         args.pop("checkpoint"),
         args.pop("overwrite"),
     )
-    given = {k: v for k, v in args.items() if v not in (None, False)}
+    given = {k: v for k, v in args.items() if v is not None and v is not False}
     if resume and eval_only:
         p.error("--resume and --eval-only cannot be combined")
     if overwrite and (resume or eval_only):

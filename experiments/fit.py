@@ -15,6 +15,7 @@ import time
 
 import jax
 
+from data.augment import make_augment, parse_augment
 from experiments.cli import Stopped
 from experiments.cluster import agreed_stop
 from experiments.rundir import writing
@@ -37,7 +38,13 @@ def fit(run: Run, placement: Placement, stop: StopRequest | None = None) -> Run:
     lead = jax.process_index() == 0
     should_stop = agreed_stop(stop or (lambda: False))
     val = placement.data(run.data.x_val, run.data.y_val) if run.data.x_val is not None else None
-    train_step = make_train_step(run.model, run.optimizer, mesh=placement.mesh)
+    train_step = make_train_step(
+        run.model,
+        run.optimizer,
+        mesh=placement.mesh,
+        augment=make_augment(parse_augment(cfg.augmentation)),
+        label_smoothing=cfg.label_smoothing,
+    )
     eval_step = make_eval_step(run.model)
     steps = len(run.data.y_train) // cfg.batch_size  # the last partial batch is dropped
     started = time.perf_counter()

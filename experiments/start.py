@@ -117,6 +117,12 @@ def start_run(
     (188 MB for MNIST)."""
     ds = load_data(cfg, data_dirs)
     model = build_model(len(ds.class_names))
+    if model.mixes_batch and cfg.batch_size % placement.devices:
+        raise UsageError(
+            f"--batch-size {cfg.batch_size} does not divide by the {placement.devices} devices: "
+            "this model's BatchNorm needs equal blocks (padding rows would enter its "
+            "statistics); choose a multiple of the device count or --devices"
+        )
     in_shape = ds.x_train.shape[1:]
     steps = len(ds.y_train) // cfg.batch_size  # the last partial batch is dropped
     optimizer = make_optimizer(cfg, steps)

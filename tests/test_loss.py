@@ -4,6 +4,7 @@ identities of its gradient."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -64,3 +65,32 @@ def test_zero_weight_masks_an_example_out():
     plain, _ = softmax_cross_entropy(logits[:3], labels[:3])
     np.testing.assert_allclose(masked, plain, rtol=1e-6)
     assert not np.any(np.asarray(softmax_cross_entropy_backward(cache))[3])
+
+
+@given(logits_and_labels(), st.floats(0.0, 0.5))
+def test_label_smoothing_matches_its_definition_and_jax_grad(case, s):
+    """loss = -sum_k q_k log p_k with q = (1 - s) onehot + s / K; dL/dz = w (p - q)."""
+    logits, labels, rng = case
+    k = logits.shape[1]
+    weights = jnp.asarray(rng.random(labels.shape[0]) + 0.1, jnp.float32)
+    loss, cache = softmax_cross_entropy(logits, labels, weights, label_smoothing=s)
+    q = (1 - s) * jax.nn.one_hot(labels, k, dtype=jnp.float32) + s / k
+    per_example = -jnp.sum(q * jax.nn.log_softmax(logits), axis=1)
+    ref = jnp.sum(weights * per_example) / jnp.sum(weights)
+    np.testing.assert_allclose(loss, ref, rtol=1e-5, atol=1e-6)
+    grad = jax.grad(lambda z: softmax_cross_entropy(z, labels, weights, label_smoothing=s)[0])(
+        logits
+    )
+    np.testing.assert_allclose(softmax_cross_entropy_backward(cache), grad, rtol=1e-5, atol=1e-7)
+
+
+def test_label_smoothing_is_bounded_and_zero_is_the_plain_loss():
+    logits = jnp.asarray([[2.0, -1.0, 0.5]], jnp.float32)
+    labels = jnp.asarray([0], jnp.int32)
+    plain, _ = softmax_cross_entropy(logits, labels)
+    np.testing.assert_array_equal(
+        softmax_cross_entropy(logits, labels, label_smoothing=0.0)[0], plain
+    )
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="label_smoothing"):
+            softmax_cross_entropy(logits, labels, label_smoothing=bad)
