@@ -110,14 +110,19 @@ def positive_int(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
+def number_in(text: str, ok: Callable[[float], bool], what: str) -> float:
+    """float(text) when ``ok`` accepts it; otherwise an error saying it must be ``what``."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+        value = float("nan")  # accepted by no range
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
     return value
+
+
+def positive_float(text: str) -> float:
+    return number_in(text, lambda v: 0 < v < float("inf"), "a positive finite number")
 
 
 def non_negative_int(text: str) -> int:
@@ -135,13 +140,7 @@ def seed_int(text: str) -> int:
 
 
 def smoothing(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
+    return number_in(text, lambda v: 0 <= v < 1, "a number in [0, 1)")
 
 
 AUGMENT_AUTO = {"mnist": "mnist", "fashion-mnist": "fashion"}  # --augment auto, by dataset

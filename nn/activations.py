@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
-from nn.layer import Array, Params, Shape, State
+from nn.layer import Array, Key, Params, Shape, State
 
 
 class ReLUCache(NamedTuple):
@@ -20,13 +20,7 @@ class ReLU:
         return {}, {}, in_shape
 
     def forward(
-        self,
-        params: Params,
-        state: State,
-        x: Array,
-        *,
-        key: Array | None = None,
-        train: bool = False,
+        self, params: Params, state: State, x: Array, *, key: Key = None, train: bool = False
     ) -> tuple[Array, ReLUCache, State]:
         y = jnp.maximum(x, 0)
         return y, ReLUCache(y=y), state

@@ -36,7 +36,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 from jax import lax
 
-from nn.layer import Array, Params, Shape, State
+from nn.layer import Array, Key, Params, Shape, State
 
 
 class BatchStatsCache(NamedTuple):
@@ -87,13 +87,7 @@ class BatchNorm:
         return total / count
 
     def forward(
-        self,
-        params: Params,
-        state: State,
-        x: Array,
-        *,
-        key: Array | None = None,
-        train: bool = False,
+        self, params: Params, state: State, x: Array, *, key: Key = None, train: bool = False
     ) -> tuple[Array, BatchStatsCache | RunningStatsCache, State]:
         c = lambda v: self.per_channel(v, x)  # noqa: E731  (C,) -> broadcastable against x
         gamma, beta = params["gamma"], params["beta"]  # (C,), (C,)

@@ -26,7 +26,7 @@ from typing import Literal, NamedTuple
 import jax.numpy as jnp
 from jax import lax
 
-from nn.layer import Array, Params, Shape, State, check_positive, glorot_uniform, pair
+from nn.layer import Array, Key, Params, Shape, State, check_positive, glorot_uniform, pair
 
 
 class ConvCache(NamedTuple):
@@ -119,13 +119,7 @@ class Conv2D:
         return jnp.concatenate(cols, axis=-1) if len(cols) > 1 else cols[0]
 
     def forward(
-        self,
-        params: Params,
-        state: State,
-        x: Array,
-        *,
-        key: Array | None = None,
-        train: bool = False,
+        self, params: Params, state: State, x: Array, *, key: Key = None, train: bool = False
     ) -> tuple[Array, ConvCache, State]:
         kh, kw, c, f = params["w"].shape
         patches = self.im2col(x)  # (N, H', W', KH*KW*C)

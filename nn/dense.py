@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
-from nn.layer import Array, Params, Shape, State, check_positive, glorot_uniform
+from nn.layer import Array, Key, Params, Shape, State, check_positive, glorot_uniform
 
 
 class DenseCache(NamedTuple):
@@ -36,13 +36,7 @@ class Dense:
         return params, {}, (self.units,)
 
     def forward(
-        self,
-        params: Params,
-        state: State,
-        x: Array,
-        *,
-        key: Array | None = None,
-        train: bool = False,
+        self, params: Params, state: State, x: Array, *, key: Key = None, train: bool = False
     ) -> tuple[Array, DenseCache, State]:
         y = x @ params["w"]  # (N, U)
         if self.use_bias:

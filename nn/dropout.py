@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import jax
 
-from nn.layer import Array, Params, Shape, State
+from nn.layer import Array, Key, Params, Shape, State
 
 
 class DropoutCache(NamedTuple):
@@ -30,13 +30,7 @@ class Dropout:
         return {}, {}, in_shape
 
     def forward(
-        self,
-        params: Params,
-        state: State,
-        x: Array,
-        *,
-        key: Array | None = None,
-        train: bool = False,
+        self, params: Params, state: State, x: Array, *, key: Key = None, train: bool = False
     ) -> tuple[Array, DropoutCache, State]:
         if not train or self.rate == 0.0:
             return x, DropoutCache(scale=jax.numpy.ones((), x.dtype)), state

@@ -40,6 +40,7 @@ import jax.numpy as jnp
 Array = jax.Array
 Params = dict[str, Array]  # a layer's trainable arrays by name ({} if none)
 State = dict[str, Array]  # a layer's non-trainable arrays by name ({} if none)
+Key = Array | None  # a layer's PRNG key in training mode; None in evaluation
 Shape = tuple[int, ...]
 
 
@@ -49,13 +50,7 @@ class Layer(Protocol):
     def init(self, key: Array, in_shape: Shape) -> tuple[Params, State, Shape]: ...
 
     def forward(
-        self,
-        params: Params,
-        state: State,
-        x: Array,
-        *,
-        key: Array | None = None,
-        train: bool = False,
+        self, params: Params, state: State, x: Array, *, key: Key = None, train: bool = False
     ) -> tuple[Array, Any, State]: ...
 
     def backward(self, params: Params, cache: Any, dy: Array) -> tuple[Params, Array]: ...

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 
 from nn.conv import place_window, window_slice
-from nn.layer import Array, Params, Shape, State, check_positive, pair
+from nn.layer import Array, Key, Params, Shape, State, check_positive, pair
 
 
 @dataclass(frozen=True)
@@ -96,13 +96,7 @@ class MaxPoolCache(NamedTuple):
 @dataclass(frozen=True)
 class MaxPool2D(Pool2D):
     def forward(
-        self,
-        params: Params,
-        state: State,
-        x: Array,
-        *,
-        key: Array | None = None,
-        train: bool = False,
+        self, params: Params, state: State, x: Array, *, key: Key = None, train: bool = False
     ) -> tuple[Array, MaxPoolCache, State]:
         views = self.windows(x)
         y = views[0]
@@ -135,13 +129,7 @@ class AvgPoolCache(NamedTuple):
 @dataclass(frozen=True)
 class AvgPool2D(Pool2D):
     def forward(
-        self,
-        params: Params,
-        state: State,
-        x: Array,
-        *,
-        key: Array | None = None,
-        train: bool = False,
+        self, params: Params, state: State, x: Array, *, key: Key = None, train: bool = False
     ) -> tuple[Array, AvgPoolCache, State]:
         views = self.windows(x)
         y = sum(views[1:], views[0]) / len(views)  # (N, H', W', C), the mean of each window
@@ -174,13 +162,7 @@ class GlobalAveragePooling2D:
         return {}, {}, (in_shape[-1],)
 
     def forward(
-        self,
-        params: Params,
-        state: State,
-        x: Array,
-        *,
-        key: Array | None = None,
-        train: bool = False,
+        self, params: Params, state: State, x: Array, *, key: Key = None, train: bool = False
     ) -> tuple[Array, GlobalPoolCache, State]:
         return jnp.mean(x, axis=(1, 2)), GlobalPoolCache(x=x), state  # (N, C)
 

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from nn.layer import Array, Params, Shape, State
+from nn.layer import Array, Key, Params, Shape, State
 
 
 class FlattenCache(NamedTuple):
@@ -19,13 +19,7 @@ class Flatten:
         return {}, {}, (math.prod(in_shape),)
 
     def forward(
-        self,
-        params: Params,
-        state: State,
-        x: Array,
-        *,
-        key: Array | None = None,
-        train: bool = False,
+        self, params: Params, state: State, x: Array, *, key: Key = None, train: bool = False
     ) -> tuple[Array, FlattenCache, State]:
         return x.reshape(x.shape[0], -1), FlattenCache(x=x), state
 
