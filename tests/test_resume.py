@@ -2,7 +2,8 @@
 stopped with SIGTERM in the middle of one (which saves that epoch's step), and resumed ends
 bit-identical to an uninterrupted run of the same seed; two runs of the same seed agree bit for
 bit (CPU); a run folder in use is refused to a second run; a checkpoint killed while being
-written leaves the last good one in place."""
+written leaves the last good one in place. Each runs for the CNN and for experiments.best, whose
+BatchNorm statistics, augmentation and label smoothing must resume exactly too."""
 
 import json
 import signal
@@ -10,6 +11,8 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -19,7 +22,10 @@ from tests.cli import ROOT, assert_one_line_error, command_env, run_module
 
 pytestmark = pytest.mark.slow
 
-ARGS = ["--subset", "12000", "--epochs", "3", "--offline"]  # 375 steps per epoch
+RUNS = {  # experiment -> (arguments, steps per epoch)
+    "cnn": (["--subset", "12000", "--epochs", "3", "--offline"], 375),  # batch 32
+    "best": (["--subset", "4800", "--epochs", "3", "--offline"], 75),  # batch 64
+}
 
 
 def arrays(path):
@@ -35,23 +41,36 @@ def numbers(metrics):
     return out
 
 
-@pytest.fixture(scope="module")
-def reference(shared_data_dir, tmp_path_factory):
+class Reference(NamedTuple):
+    module: str  # experiments.<name>
+    args: list  # its command-line arguments
+    steps: int  # steps per epoch
+    out: Path  # the uninterrupted run's folder
+
+
+@pytest.fixture(scope="module", params=list(RUNS))
+def reference(request, shared_data_dir, tmp_path_factory):
+    args, steps = RUNS[request.param]
+    module = f"experiments.{request.param}"
     out = tmp_path_factory.mktemp("ref") / "run"
-    proc = run_module("experiments.cnn", "--data-dir", shared_data_dir, *ARGS, "--out", out)
+    proc = run_module(module, "--data-dir", shared_data_dir, *args, "--out", out)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    return out
+    return Reference(module, args, steps, out)
 
 
 def test_same_seed_gives_bit_identical_parameters_and_metrics(reference, shared_data_dir, tmp_path):
     out = tmp_path / "again"
-    proc = run_module("experiments.cnn", "--data-dir", shared_data_dir, *ARGS, "--out", out)
+    proc = run_module(
+        reference.module, "--data-dir", shared_data_dir, *reference.args, "--out", out
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    a, b = arrays(reference / "checkpoint.npz"), arrays(out / "checkpoint.npz")
+    a, b = arrays(reference.out / "checkpoint.npz"), arrays(out / "checkpoint.npz")
     assert a.keys() == b.keys() and any(k.startswith(".opt_state") for k in a)
+    if reference.module == "experiments.best":  # the BatchNorm statistics are saved
+        assert any(k.startswith(".model_state") for k in a)
     for k in a:
         assert np.array_equal(a[k], b[k]), k
-    ma = json.loads((reference / "metrics.json").read_text())
+    ma = json.loads((reference.out / "metrics.json").read_text())
     mb = json.loads((out / "metrics.json").read_text())
     assert numbers(ma) == numbers(mb)
 
@@ -61,10 +80,10 @@ def test_killed_mid_epoch_then_resumed_equals_uninterrupted(reference, shared_da
     cmd = [
         sys.executable,
         "-m",
-        "experiments.cnn",
+        reference.module,
         "--data-dir",
         str(shared_data_dir),
-        *ARGS,
+        *reference.args,
         "--out",
         str(out),
     ]
@@ -91,15 +110,15 @@ def test_killed_mid_epoch_then_resumed_equals_uninterrupted(reference, shared_da
     assert (out / ".lock").exists()  # the killed run's lock file remains, and must not count
 
     resumed = run_module(
-        "experiments.cnn", "--resume", out, "--data-dir", shared_data_dir, "--offline"
+        reference.module, "--resume", out, "--data-dir", shared_data_dir, "--offline"
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "Resuming" in resumed.stdout and "Epoch 2/3" in resumed.stdout
     assert "Epoch 1/3" not in resumed.stdout
-    a, b = arrays(reference / "checkpoint.npz"), arrays(out / "checkpoint.npz")
+    a, b = arrays(reference.out / "checkpoint.npz"), arrays(out / "checkpoint.npz")
     for k in a:
         assert np.array_equal(a[k], b[k]), k
-    ma = json.loads((reference / "metrics.json").read_text())
+    ma = json.loads((reference.out / "metrics.json").read_text())
     mb = json.loads((out / "metrics.json").read_text())
     assert numbers(ma) == numbers(mb)
 
@@ -112,7 +131,8 @@ def test_sigterm_mid_epoch_saves_the_step_and_resumes_bit_identical(
     recorded where its data was, and nothing else would find it), it ends exactly as the
     reference. While the first run holds the folder, a second run on it is refused."""
     out = tmp_path / "stopped"
-    cmd = [sys.executable, "-m", "experiments.cnn", "--data-dir", str(shared_data_dir), *ARGS]
+    cmd = [sys.executable, "-m", reference.module, "--data-dir", str(shared_data_dir)]
+    cmd += reference.args
     proc = subprocess.Popen(
         [*cmd, "--out", str(out)],
         cwd=ROOT,
@@ -134,22 +154,22 @@ def test_sigterm_mid_epoch_saves_the_step_and_resumes_bit_identical(
     finally:
         proc.kill()
     assert proc.returncode == 128 + signal.SIGTERM, err
-    assert f"continue with: python -m experiments.cnn --resume {out}" in err
+    assert f"continue with: python -m {reference.module} --resume {out}" in err
     meta = read_meta(out / "checkpoint.npz")
-    assert meta["epoch"] == 1 and 0 < meta["step"] < 375  # inside epoch 2 (of 375 steps)
+    assert meta["epoch"] == 1 and 0 < meta["step"] < reference.steps  # inside epoch 2
     assert meta["epoch_sums"]["steps"] == meta["step"]
     assert not (out / "metrics.json").exists()
 
     empty = {"HANDJAX_DATA_DIR": "", "XDG_CACHE_HOME": str(tmp_path / "no-cache")}
-    resumed = run_module("experiments.cnn", "--resume", out, "--offline", env=empty)
+    resumed = run_module(reference.module, "--resume", out, "--offline", env=empty)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"where the run found it, in {shared_data_dir.absolute()}" in resumed.stdout
-    assert f"step {meta['step']}/375 of epoch 2" in resumed.stdout
+    assert f"step {meta['step']}/{reference.steps} of epoch 2" in resumed.stdout
     assert "Epoch 1/3" not in resumed.stdout and "Epoch 2/3" in resumed.stdout
-    a, b = arrays(reference / "checkpoint.npz"), arrays(out / "checkpoint.npz")
+    a, b = arrays(reference.out / "checkpoint.npz"), arrays(out / "checkpoint.npz")
     for k in a:
         assert np.array_equal(a[k], b[k]), k
-    ma = json.loads((reference / "metrics.json").read_text())
+    ma = json.loads((reference.out / "metrics.json").read_text())
     mb = json.loads((out / "metrics.json").read_text())
     assert numbers(ma) == numbers(mb)
     assert not (out / ".lock").exists()  # released when the run ended
@@ -181,16 +201,16 @@ def test_checkpoint_killed_while_written_leaves_the_last_good_one(tmp_path):
 
 def test_eval_only_reports_the_checkpoints_accuracy(reference, shared_data_dir):
     proc = run_module(
-        "experiments.cnn",
+        reference.module,
         "--eval-only",
         "--checkpoint",
-        reference / "checkpoint.npz",
+        reference.out / "checkpoint.npz",
         "--data-dir",
         shared_data_dir,
         "--offline",
     )
     assert proc.returncode == 0, proc.stderr
-    accuracy = json.loads((reference / "metrics.json").read_text())["test_accuracy"]
+    accuracy = json.loads((reference.out / "metrics.json").read_text())["test_accuracy"]
     assert f"test accuracy: {accuracy:.4f}" in proc.stdout
     assert "Epoch" not in proc.stdout and "precision specificity" in proc.stdout
 
@@ -201,12 +221,12 @@ def test_eval_only_falls_back_to_the_usual_places_when_the_runs_data_is_gone(
     """A checkpoint whose recorded data folder no longer exists says so in one line and finds
     the data where a new run would ($HANDJAX_DATA_DIR here)."""
     moved = tmp_path / "moved.npz"
-    with np.load(reference / "checkpoint.npz") as f:
+    with np.load(reference.out / "checkpoint.npz") as f:
         entries = {k: f[k] for k in f.files}
     meta = json.loads(str(entries.pop("__meta__"))) | {"data_root": str(tmp_path / "gone")}
     np.savez(moved, __meta__=np.array(json.dumps(meta)), **entries)
     proc = run_module(
-        "experiments.cnn",
+        reference.module,
         "--eval-only",
         "--checkpoint",
         moved,
@@ -216,5 +236,5 @@ def test_eval_only_falls_back_to_the_usual_places_when_the_runs_data_is_gone(
     assert proc.returncode == 0, proc.stderr
     assert f"{tmp_path / 'gone' / 'mnist'} is gone" in proc.stdout
     assert f"looking in {shared_data_dir}" in proc.stdout
-    accuracy = json.loads((reference / "metrics.json").read_text())["test_accuracy"]
+    accuracy = json.loads((reference.out / "metrics.json").read_text())["test_accuracy"]
     assert f"test accuracy: {accuracy:.4f}" in proc.stdout

@@ -9,7 +9,7 @@ import numpy as np
 import optax
 import pytest
 
-from nn import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
+from nn import BatchNorm, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
 from nn.batches import to_device
 from nn.evaluate import evaluate, make_eval_step
 from nn.loop import TrainingDiverged, train_epoch
@@ -21,6 +21,7 @@ from nn.train import (
     default_micro_batch,
     init_state,
     make_train_step,
+    train_step,
 )
 
 MODEL = Sequential([Conv2D(4, 3), ReLU(), MaxPool2D(2), Flatten(), Dense(10)])  # no dropout
@@ -66,6 +67,39 @@ def test_zero_weight_padding_updates_like_the_real_examples_alone():
             jax.tree_util.tree_leaves(real), jax.tree_util.tree_leaves(padded), strict=True
         ):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+BN_MODEL = Sequential(
+    [Conv2D(4, 3, use_bias=False), BatchNorm(momentum=0.5), ReLU(), MaxPool2D(2), Flatten(),
+     Dense(10)]
+)  # fmt: skip
+
+
+def test_batchnorm_model_sees_the_whole_batch_whatever_the_micro_batch():
+    """A model with batch statistics is never split into chunks: micro_batch=16 gives the
+    whole-batch step exactly, parameters and running statistics alike, and that step equals the
+    textbook train_step on the same 64 rows."""
+    data = tiny_data()
+    index, weight = jnp.arange(64, dtype=jnp.int32), jnp.ones(64, jnp.float32)
+    optimizer = optax.sgd(0.5)  # (optax's Adam trips the tests' strict dtype promotion)
+    results = []
+    for micro in (None, 16):
+        state = init_state(BN_MODEL, optimizer, (8, 8, 1), seed=0)
+        step = make_train_step(BN_MODEL, optimizer, micro_batch=micro)
+        new, _ = step(state, EpochSums.zeros(), data, index, weight)
+        results.append(jax.device_get((new.params, new.model_state)))
+    for a, b in zip(jax.tree.leaves(results[0]), jax.tree.leaves(results[1]), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # The textbook step on the same rows (BN_MODEL draws nothing at random, so keys don't matter)
+    state = init_state(BN_MODEL, optimizer, (8, 8, 1), seed=0)
+    plain, loss = train_step(BN_MODEL, optimizer, state, data.x[:64], data.y[:64])
+    assert np.isfinite(float(loss))
+    for a, b in zip(
+        jax.tree.leaves(results[0]),
+        jax.tree.leaves(jax.device_get((plain.params, plain.model_state))),
+        strict=True,
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
 def test_chunk_size_divides_the_batch():
