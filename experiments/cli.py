@@ -366,7 +366,7 @@ def guarded(
 ) -> int:
     """Run ``body`` and return the exit code (see the module docstring). On any failure
     ``cleanup(interrupted)`` first removes whatever the run had started to write; it may return
-    a better message, e.g. how to resume an interrupted run."""
+    a note for the message, e.g. how to resume a run whose checkpoint it kept."""
     try:
         body()
         return 0
@@ -376,18 +376,18 @@ def guarded(
         return 128 + e.signum
     except EXPECTED_ERRORS as e:
         code = EXIT_USAGE if isinstance(e, UsageError) else EXIT_FAILURE
-        failure = cleanup(False) or str(e)
+        failure = with_note(str(e), cleanup(False))
     except KeyboardInterrupt:
         code = 128 + signal.SIGINT
-        failure = cleanup(True) or "interrupted"
+        failure = with_note("interrupted", cleanup(True))
     except Exception:
         traceback.print_exc()
-        cleanup(False)
-        print(
-            "error: the traceback above is a bug in handjax, not a problem with your command or "
-            "files; please report it with the traceback",
-            file=sys.stderr,
-        )
+        bug = "the traceback above is a bug in handjax, not a problem with your command or files"
+        print(f"error: {with_note(bug, cleanup(False))}; please report it", file=sys.stderr)
         return EXIT_BUG
     print(f"error: {failure}", file=sys.stderr)
     return code
+
+
+def with_note(message: str, note: str | None) -> str:
+    return f"{message}; {note}" if note else message

@@ -153,9 +153,9 @@ def main(
     argv: Sequence[str] | None = None,
 ) -> int:
     """Parse the command line and run it: --eval-only, --resume, or a new run. Every expected
-    failure ends as one line and an exit code (experiments/cli.py). A new run that fails removes
-    its folder, so nothing half-written remains; one stopped by SIGTERM or Ctrl-C saves where it
-    is and says how to resume."""
+    failure ends as one line and an exit code (experiments/cli.py). A new run that fails before
+    its first checkpoint removes its folder, so nothing half-written remains; one stopped by
+    SIGTERM or Ctrl-C saves where it is and says how to resume."""
     cmd = parse_command(argv, name, doc, defaults)
     made: list[Path] = []  # the folder this command created, removed if it fails
 
@@ -199,9 +199,13 @@ def main(
             )
 
     def cleanup(interrupted: bool) -> str | None:
+        """Remove the folder this command made, unless a checkpoint in it holds the run's work:
+        then keep it and say how to go on."""
         for folder in made:
-            if interrupted and (folder / CHECKPOINT).exists():
-                return f"interrupted; continue with --resume {folder}"
+            if (folder / CHECKPOINT).exists():
+                return (
+                    f"the run's last checkpoint stays in {folder}: continue with --resume {folder}"
+                )
             shutil.rmtree(folder, ignore_errors=True)
         return None
 

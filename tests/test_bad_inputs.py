@@ -336,36 +336,66 @@ def test_bad_input_gets_one_clear_line(
         assert "Epoch" not in proc.stdout  # refused before any training
 
 
-def test_a_bug_keeps_its_traceback_and_says_it_is_a_bug(shared_data_dir, tmp_path):
-    """An exception of ours that is no expected failure (here a ValueError from building the
-    model) is not shortened to one line: the traceback stays, then a line saying it is a bug;
-    the run folder it had created is removed."""
-    script = textwrap.dedent(
-        """
+def run_with_a_bug(bug: str, out, shared_data_dir) -> subprocess.CompletedProcess:
+    """experiments.cnn's main with ``bug`` (Python source) run first, on 100 examples."""
+    script = (
+        textwrap.dedent(
+            """
         import sys
-        from experiments.cli import RunConfig
-        from experiments.common import main
-
-        def build_model(num_classes):
-            raise ValueError("a bug in build_model")
-
-        sys.exit(main("cnn", "", build_model, RunConfig(), sys.argv[1:]))
+        import experiments.common
+        from experiments.cnn import DEFAULTS, build_model
         """
+        )
+        + textwrap.dedent(bug)
+        + textwrap.dedent(
+            """
+        sys.exit(experiments.common.main("cnn", "", build_model, DEFAULTS, sys.argv[1:]))
+        """
+        )
     )
-    out = tmp_path / "out"
-    args = ["--data-dir", str(shared_data_dir), "--subset", "100", "--offline", "--out", str(out)]
-    proc = subprocess.run(
-        [sys.executable, "-c", script, *args],
+    args = ["--data-dir", str(shared_data_dir), "--subset", "100", "--epochs", "1", "--offline"]
+    return subprocess.run(
+        [sys.executable, "-c", script, *args, "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
         env=command_env(),
     )
+
+
+def test_a_bug_keeps_its_traceback_and_says_it_is_a_bug(shared_data_dir, tmp_path):
+    """An exception of ours that is no expected failure (here a ValueError from building the
+    model) is not shortened to one line: the traceback stays, then a line saying it is a bug;
+    the run folder it had created is removed."""
+    bug = """
+        def build_model(num_classes):
+            raise ValueError("a bug in build_model")
+        """
+    out = tmp_path / "out"
+    proc = run_with_a_bug(bug, out, shared_data_dir)
     assert proc.returncode == 70, proc.stderr
     assert "Traceback" in proc.stderr and "ValueError: a bug in build_model" in proc.stderr
     assert "is a bug in handjax" in proc.stderr.strip().splitlines()[-1]
     assert not out.exists()
+
+
+def test_a_failure_after_a_checkpoint_keeps_it_and_says_how_to_go_on(shared_data_dir, tmp_path):
+    """A run that fails once it has a checkpoint (here an OSError, not ours to expect, while
+    writing the figures) keeps its folder and checkpoint, and says how to continue."""
+    bug = """
+        def write_run_folder(*args):
+            raise OSError("a bug while writing the run folder")
+
+        experiments.common.write_run_folder = write_run_folder
+        """
+    out = tmp_path / "out"
+    proc = run_with_a_bug(bug, out, shared_data_dir)
+    assert proc.returncode == 70, proc.stderr
+    assert "OSError: a bug while writing the run folder" in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "is a bug in handjax" in last and f"continue with --resume {out}" in last
+    assert (out / "checkpoint.npz").exists() and not (out / "metrics.json").exists()
 
 
 def test_data_package_reads_no_environment_variable_of_ours():
