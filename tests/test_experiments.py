@@ -79,3 +79,27 @@ def test_compare_reads_finished_runs_into_a_table_and_chart(runs, tmp_path):
 def test_compare_refuses_a_folder_without_metrics(tmp_path):
     proc = run_module("experiments.compare", "--runs", tmp_path, "--out", tmp_path / "cmp")
     assert_one_line_error(proc, "metrics.json not found")
+
+
+def test_overwrite_replaces_a_finished_run_and_nothing_else(shared_data_dir, tmp_path):
+    """--overwrite removes the old run's checkpoint, metrics.json and the figures it lists,
+    keeps whatever else the user put in the folder, and leaves the new run in their place."""
+    out = tmp_path / "run"
+    args = ["--data-dir", shared_data_dir, "--subset", "1000", "--epochs", "1", "--offline"]
+    first = run_module("experiments.softmax", *args, "--out", out)
+    assert first.returncode == 0, first.stderr[-3000:]
+    old = json.loads((out / "metrics.json").read_text())
+    old["figures"].append("old-figure.png")
+    (out / "metrics.json").write_text(json.dumps(old))
+    (out / "old-figure.png").write_bytes(b"a figure of the old run")
+    (out / "notes.txt").write_text("the user's own file")
+
+    again = run_module("experiments.softmax", *args, "--seed", "1", "--out", out, "--overwrite")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"Replacing the run in {out} (--overwrite)" in again.stdout
+    new = json.loads((out / "metrics.json").read_text())
+    assert new["config"]["seed"] == 1 and "old-figure.png" not in new["figures"]
+    assert not (out / "old-figure.png").exists()
+    assert (out / "notes.txt").read_text() == "the user's own file"
+    kept = [*new["figures"], "checkpoint.npz", "metrics.json", "notes.txt"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(kept)
