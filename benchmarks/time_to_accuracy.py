@@ -13,6 +13,7 @@ in memory, before the model is built, so compilation counts.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -24,6 +25,7 @@ from benchmarks.timing import machine, write_json
 from data import load_dataset
 from data.load import subset
 from experiments import cnn
+from experiments.cli import DATA_DIR_ENV
 from experiments.common import make_optimizer
 from nn.batches import batches, to_device
 from nn.evaluate import evaluate, make_eval_step
@@ -131,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     ap.add_argument("--json", metavar="PATH")
     args = ap.parse_args(argv)
 
-    ds = load_dataset("mnist", args.data_dir)
+    ds = load_dataset("mnist", args.data_dir or os.environ.get(DATA_DIR_ENV) or None)
     if args.subset:
         ds = subset(ds, args.subset)
     overrides = {

@@ -38,22 +38,9 @@ def test_preprocessing_fits_20x20_centres_mass_and_inverts_light_backgrounds(
 
 
 @pytest.fixture(scope="module")
-def checkpoint(shared_data_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("predict") / "run"
-    proc = run_module(
-        "experiments.cnn",
-        "--data-dir",
-        shared_data_dir,
-        "--subset",
-        "12000",
-        "--epochs",
-        "2",
-        "--offline",
-        "--out",
-        out,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return out / "checkpoint.npz"
+def checkpoint(mnist_checkpoint):
+    """The session's briefly trained MNIST CNN (tests/conftest.py), shared with the draw tests."""
+    return mnist_checkpoint
 
 
 def test_predicts_mnist_test_digits_rendered_as_dark_on_white_files(
