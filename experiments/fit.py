@@ -1,6 +1,11 @@
 """Fitting a run: its remaining epochs, each one seeded pass over the training data
 (nn/loop.py), then the validation split, the epoch's progress line and a checkpoint.
 
+Each epoch's row of the history holds the epoch's mean training loss and accuracy, its seconds,
+the validation loss and accuracy (with --validation), and ``points``: about CURVE_POINTS points
+of the training curves (nn/loop.py's CurvePoint: fractional epoch, step, and the loss and
+accuracy of the steps since the previous point), which experiments/plots.py draws.
+
 The order of every epoch is a function of (seed, epoch), and dropout keys come from the PRNG key
 in the checkpoint, so a resumed run replays the interrupted epoch exactly: on CPU it ends with
 the same parameters, bit for bit, as a run that was never interrupted. A run asked to stop
@@ -23,10 +28,12 @@ from experiments.start import CHECKPOINT, Run
 from experiments.stopping import StopRequest
 from nn.checkpoint import save_checkpoint
 from nn.evaluate import evaluate, make_eval_step
-from nn.loop import EpochResult, sums_to_dict, train_epoch
+from nn.loop import EpochResult, curve_to_dict, sums_to_dict, train_epoch
 from nn.parallel import Placement
 from nn.progress import ProgressBar
 from nn.train import TrainState, make_train_step
+
+CURVE_POINTS = 10  # training-curve points per epoch (every ceil(steps / 10) steps and the last)
 
 
 def fit(run: Run, placement: Placement, stop: StopRequest | None = None) -> Run:
@@ -65,6 +72,8 @@ def fit(run: Run, placement: Placement, stop: StopRequest | None = None) -> Run:
             placement=placement,
             start_step=partial.step if partial else 0,
             sums=partial.sums if partial else None,
+            curve=partial.curve if partial else None,
+            curve_points=CURVE_POINTS,
             stop=should_stop,
         )
         seconds = result.seconds + (partial.seconds if partial else 0.0)
@@ -81,6 +90,7 @@ def fit(run: Run, placement: Placement, stop: StopRequest | None = None) -> Run:
             "loss": result.loss,
             "accuracy": result.accuracy,
             "seconds": seconds,
+            "points": [p._asdict() for p in result.curve.points],
         }
         if val is not None:
             v = evaluate(
@@ -88,7 +98,8 @@ def fit(run: Run, placement: Placement, stop: StopRequest | None = None) -> Run:
             )
             row |= {"val_loss": v.loss, "val_accuracy": v.accuracy}
         history.append(row)
-        bar.finish(steps, seconds, {k: v for k, v in row.items() if k not in ("epoch", "seconds")})
+        shown = ("loss", "accuracy", "val_loss", "val_accuracy")
+        bar.finish(steps, seconds, {k: row[k] for k in shown if k in row})
         train_seconds = run.train_seconds + time.perf_counter() - started
         if lead:
             with writing(run.folder / CHECKPOINT):
@@ -120,11 +131,12 @@ def save_mid_epoch(
     train_seconds: float,
 ) -> None:
     """The checkpoint of a run stopped inside ``epoch``: its state, the epochs completed, and
-    the steps taken, running sums and seconds of the epoch it stopped in."""
+    the steps taken, running sums, curve points and seconds of the epoch it stopped in."""
     meta = run.header | {
         "epoch": epoch,
         "step": result.steps,
         "epoch_sums": sums_to_dict(result.sums),
+        "epoch_curve": curve_to_dict(result.curve),
         "epoch_seconds": seconds,
         "history": history,
         "train_seconds": train_seconds,

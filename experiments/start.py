@@ -23,7 +23,7 @@ from experiments.cli import RunConfig, UsageError
 from experiments.rundir import CHECKPOINT
 from nn.batches import DeviceArrays
 from nn.checkpoint import CheckpointError, load_checkpoint
-from nn.loop import sums_from_dict
+from nn.loop import Curve, curve_from_dict, sums_from_dict
 from nn.model import Sequential
 from nn.parallel import Placement
 from nn.train import EpochSums, TrainState, adam, init_state, one_cycle
@@ -37,6 +37,7 @@ class Partial(NamedTuple):
     step: int  # steps of the epoch already taken
     sums: EpochSums  # the epoch's running sums after them
     seconds: float  # the epoch's training seconds so far
+    curve: Curve | None = None  # the epoch's training-curve points so far (None: from its start)
 
 
 class Run(NamedTuple):
@@ -53,7 +54,7 @@ class Run(NamedTuple):
     state: TrainState  # parameters, optimizer state, PRNG key (placed on the devices)
     epoch: int  # epochs completed
     partial: Partial | None  # how far into the next epoch, for a run stopped inside one
-    history: list[dict]  # one row per completed epoch: loss, accuracy, seconds (, val_...)
+    history: list[dict]  # a row per completed epoch: loss, accuracy, seconds, points, val_...
     train_seconds: float  # seconds spent training, earlier sessions of a resumed run included
     header: dict  # what every checkpoint's header repeats: experiment, model, config, ...
     resumed: bool  # whether the state came from the run folder's checkpoint
@@ -136,7 +137,8 @@ def start_run(
             epoch, history, seconds = meta["epoch"], meta["history"], meta["train_seconds"]
             if meta.get("step"):
                 sums = sums_from_dict(meta["epoch_sums"])
-                partial = Partial(meta["step"], sums, meta["epoch_seconds"])
+                curve = curve_from_dict(meta["epoch_curve"]) if "epoch_curve" in meta else None
+                partial = Partial(meta["step"], sums, meta["epoch_seconds"], curve)
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(
                 f"{folder / CHECKPOINT}: its header is incomplete ({type(e).__name__}: {e}); "
