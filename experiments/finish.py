@@ -105,6 +105,7 @@ def write_run_folder(run: Run, test: OnTest, metrics: dict) -> list[Path]:
             ds.class_names,
             np.asarray(test.report["confusion_matrix"]),
             f"({run.name}, {ds.name})",
+            test=(test.evaluation.loss, test.evaluation.accuracy),
         )
     metrics["figures"] = [p.name for p in figures]
     write_json(run.folder / METRICS, metrics)

@@ -1,6 +1,6 @@
 """Figures of a run, saved as PNG in the run folder (matplotlib, headless; optional):
 
-curves.png             loss and accuracy per epoch (training, and validation if any)
+curves.png             training loss and accuracy about ten times an epoch; validation, test
 confusion_matrix.png   heatmap with the count in every cell
 predictions.png        a grid of test images, predicted vs actual, mistakes in red
 mistakes.png           the most confident mistakes, with their probabilities
@@ -39,15 +39,17 @@ def save_run_plots(
     class_names: Sequence[str],
     confusion: np.ndarray,
     title: str = "",
+    test: tuple[float, float] | None = None,
 ) -> list[Path]:
-    """Write the five figures; returns their paths (empty if matplotlib is missing)."""
+    """Write the five figures; returns their paths (empty if matplotlib is missing). ``test``
+    is the (loss, accuracy) on the test split after the last epoch, drawn on the curves."""
     plt = pyplot()
     if plt is None:
         print(INSTALL_HINT)
         return []
     preds = probs.argmax(axis=1)
     paths = [
-        curves(plt, out_dir / "curves.png", history, title),
+        curves(plt, out_dir / "curves.png", history, title, test),
         confusion_heatmap(plt, out_dir / "confusion_matrix.png", confusion, class_names, title),
         image_grid(
             plt,
@@ -64,18 +66,58 @@ def save_run_plots(
     return [p for p in paths if p is not None]
 
 
-def curves(plt, path: Path, history: Sequence[dict], title: str) -> Path:  # noqa: ANN001
-    epochs = [h["epoch"] for h in history]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, key in zip(axes, ("loss", "accuracy"), strict=True):
-        ax.plot(epochs, [h[key] for h in history], "o-", label=f"training {key}")
-        if "val_" + key in history[0]:
-            ax.plot(epochs, [h["val_" + key] for h in history], "s--", label=f"validation {key}")
+LOSS_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50)
+ACCURACY_TICKS = (0.01, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999)
+
+
+def label_ticks(ax, ticks: Sequence[float]) -> None:  # noqa: ANN001
+    """Label the y axis with those of ``ticks`` that fall inside it, written as plain numbers
+    (no 10^-1 or 1 - 10^-2), and no minor ticks."""
+    lo, hi = ax.get_ylim()
+    inside = [t for t in ticks if lo <= t <= hi]
+    ax.set_yticks(inside, [f"{t:g}" for t in inside])
+    ax.set_yticks([], minor=True)
+
+
+def curves(
+    plt,  # noqa: ANN001
+    path: Path,
+    history: Sequence[dict],
+    title: str,
+    test: tuple[float, float] | None = None,
+) -> Path:
+    """Loss and accuracy against epochs (fractional): a line through every epoch's training-curve
+    points (each the mean over the steps since the previous point, about ten an epoch: see
+    nn/loop.py's CurvePoint), a square where the validation split was measured (each epoch's
+    end) and a star for the test split (after the last epoch). A row without points (from a run
+    of an earlier version) stands for one point at its epoch's end, the epoch's mean."""
+    points = [p for row in history for p in row.get("points") or [row]]
+    x = [float(p["epoch"]) for p in points]
+    last = float(history[-1]["epoch"]) if history else 1.0
+    first = next((row["points"][0] for row in history if row.get("points")), None)
+    training = f"training, per {first['step']} steps" if first else "training, epoch means"
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, (key, i) in zip(axes, (("loss", 0), ("accuracy", 1)), strict=True):
+        ax.plot(x, [p[key] for p in points], ".-", ms=4, label=training)
+        val = [(h["epoch"], h["val_" + key]) for h in history if "val_" + key in h]
+        if val:
+            ax.plot(*zip(*val, strict=True), "s", ms=7, label=f"validation, last {val[-1][1]:.4f}")
+        if test is not None:
+            ax.plot([last], [test[i]], "*", ms=14, label=f"test {test[i]:.4f}")
         ax.set_xlabel("epoch")
-        ax.set_ylabel(key)
-        ax.set_xticks(epochs)
+        ax.set_xlim(0, last * 1.03)
+        if last <= 20:
+            ax.set_xticks(range(int(last) + 1))
+        if key == "loss":  # log scale: the late, small losses stay apart
+            ax.set_yscale("log")
+            ax.set_ylabel("loss (log scale)")
+            label_ticks(ax, LOSS_TICKS)
+        else:  # logit scale: 0.98, 0.99 and 0.995 as far apart as 0.5, 0.7 and 0.9
+            ax.set_yscale("logit", nonpositive="clip")
+            ax.set_ylabel("accuracy (logit scale)")
+            label_ticks(ax, ACCURACY_TICKS)
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(loc="upper right" if key == "loss" else "lower right")
     fig.suptitle(f"Training curves {title}".strip())
     return save(plt, fig, path)
 
