@@ -89,22 +89,22 @@ class BatchNorm:
     def forward(
         self, params: Params, state: State, x: Array, *, key: Key = None, train: bool = False
     ) -> tuple[Array, BatchStatsCache | RunningStatsCache, State]:
-        c = lambda v: self.per_channel(v, x)  # noqa: E731  (C,) -> broadcastable against x
+        bc = lambda v: self.per_channel(v, x)  # noqa: E731  (C,) -> broadcastable against x
         gamma, beta = params["gamma"], params["beta"]  # (C,), (C,)
         if not train:
             rstd = lax.rsqrt(state["var"] + self.epsilon)  # (C,)
-            xhat = (x - c(state["mean"])) * c(rstd)
-            return c(gamma) * xhat + c(beta), RunningStatsCache(xhat=xhat, rstd=rstd), state
+            xhat = (x - bc(state["mean"])) * bc(rstd)
+            return bc(gamma) * xhat + bc(beta), RunningStatsCache(xhat=xhat, rstd=rstd), state
         mu = self.batch_mean(x)  # (C,)
-        var = self.batch_mean(jnp.square(x - c(mu)))  # (C,) two passes: no cancellation
+        var = self.batch_mean(jnp.square(x - bc(mu)))  # (C,) two passes: no cancellation
         rstd = lax.rsqrt(var + self.epsilon)
-        xhat = (x - c(mu)) * c(rstd)
+        xhat = (x - bc(mu)) * bc(rstd)
         m = self.momentum
         new_state = {
             "mean": m * state["mean"] + (1.0 - m) * mu,
             "var": m * state["var"] + (1.0 - m) * var,
         }
-        return c(gamma) * xhat + c(beta), BatchStatsCache(xhat=xhat, rstd=rstd), new_state
+        return bc(gamma) * xhat + bc(beta), BatchStatsCache(xhat=xhat, rstd=rstd), new_state
 
     def backward(
         self, params: Params, cache: BatchStatsCache | RunningStatsCache, dy: Array
@@ -126,16 +126,17 @@ class BatchNorm:
         With x - mu = xhat / rstd, term 2 is -rstd * xhat * mean(dxhat * xhat), term 3 is
         -rstd * mean(dxhat), and the three add up to the compact form the code uses:
             dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))     like x
-        Per channel dx therefore sums to 0 and is orthogonal to xhat: the output cannot move
-        the batch's mean or scale, which the normalisation fixes.
+        Per channel dx therefore sums to 0 (a shift of x changes no output) and, as epsilon ->
+        0, is orthogonal to xhat (nor does a scaling); with epsilon > 0 the dot product is
+        M * rstd * mean(dxhat * xhat) * epsilon / (var + epsilon).
         """
         axes = tuple(range(dy.ndim - 1))
         grads = {"gamma": jnp.sum(dy * cache.xhat, axis=axes), "beta": jnp.sum(dy, axis=axes)}
-        c = lambda v: self.per_channel(v, dy)  # noqa: E731  (C,) -> broadcastable against dy
-        dxhat = dy * c(params["gamma"])
+        bc = lambda v: self.per_channel(v, dy)  # noqa: E731  (C,) -> broadcastable against dy
+        dxhat = dy * bc(params["gamma"])
         if isinstance(cache, RunningStatsCache):
-            return grads, dxhat * c(cache.rstd)
+            return grads, dxhat * bc(cache.rstd)
         mean_dxhat = self.batch_mean(dxhat)  # (C,) term 3
         mean_dxhat_xhat = self.batch_mean(dxhat * cache.xhat)  # (C,) term 2
-        dx = c(cache.rstd) * (dxhat - c(mean_dxhat) - cache.xhat * c(mean_dxhat_xhat))
+        dx = bc(cache.rstd) * (dxhat - bc(mean_dxhat) - cache.xhat * bc(mean_dxhat_xhat))
         return grads, dx

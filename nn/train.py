@@ -2,7 +2,8 @@
 
 Read this file in order. ``train_step`` is the textbook step, for one batch (x, y), in four
 lines; ``forward_backward`` is its first three. Everything after them makes the same step fast
-on real hardware without changing what it computes:
+on real hardware. The gradient is the same, up to float rounding; what can differ is only where
+random layers draw from (each micro-batch and each device draws its own dropout mask):
 
 - ``make_train_step`` jits the step over data already on the device (each step gathers its rows
   there instead of copying a batch from the host), donates the state so that XLA updates the
@@ -15,7 +16,8 @@ on real hardware without changing what it computes:
 
 The epoch loop around the step is nn/loop.py; evaluation is nn/evaluate.py.
 
-Shapes: N examples, B batch size, K classes; X (N, ...) and Y (N,) live on the device.
+Shapes: N examples, B batch size, K classes, R rows of one piece of a batch (a micro-batch, or
+one device's block); X (N, ...) and Y (N,) live on the device.
 """
 
 from __future__ import annotations
@@ -54,16 +56,20 @@ def forward_backward(
     *,
     key: Array | None = None,
     label_smoothing: float = 0.0,
+    share: Array | float = 1.0,
 ) -> tuple[ModelParams, ModelState, Array, Array]:
-    """The gradient of the batch's mean loss: (grads, new model state, loss, logits (B, K))."""
+    """The gradient of the batch's mean loss: (grads, new model state, loss, logits (B, K)).
+    When (x, y) is a piece of a larger batch, ``share`` is its part of that batch's weight: the
+    gradient is then of the larger batch's mean loss (and the loss returned is share x this
+    piece's mean loss), so that the pieces' gradients add up to the batch's."""
     # 1. forward: the logits, what each layer's backward needs, and the layers' new state
     logits, caches, model_state = model.forward(params, model_state, x, key=key, train=True)
     # 2. loss, and its gradient with respect to the logits
     loss, loss_cache = softmax_cross_entropy(logits, y, weight, label_smoothing=label_smoothing)
-    dlogits = softmax_cross_entropy_backward(loss_cache)  # (B, K)
+    dlogits = softmax_cross_entropy_backward(loss_cache) * share  # (B, K)
     # 3. backward: the chain rule through the layers, last to first
     grads, _ = model.backward(params, caches, dlogits)
-    return grads, model_state, loss, logits
+    return grads, model_state, loss * share, logits
 
 
 def train_step(
@@ -184,7 +190,9 @@ def rows_gradients(
     model: Sequential, *, augment: Augment | None = None, label_smoothing: float = 0.0
 ) -> RowsGradients:
     """``forward_backward`` of the rows ``index`` of the device-resident data, gathered on the
-    device and (with ``augment``) augmented there, scaled by their share of the batch."""
+    device and (with ``augment``) augmented there, scaled by their share of the batch. The
+    scale enters at the logits, before the backward: a layer whose backward mixes the rows of
+    the whole batch (BatchNorm over several devices) then sees every piece at the same scale."""
 
     def grads_of_rows(
         params: ModelParams,
@@ -195,18 +203,18 @@ def rows_gradients(
         total: Array,
         key: Array,
     ) -> tuple[ModelParams, ModelState, Array, Array]:
-        x, y = data.x[index], data.y[index]  # (C, ...), (C,) gathered on the device
-        layer_key, augment_key = jax.random.split(key)
-        if augment is not None:
+        x, y = data.x[index], data.y[index]  # (R, ...), (R,) gathered on the device
+        if augment is not None:  # without it, the layers get the key train_step would give them
+            key, augment_key = jax.random.split(key)
             x = augment(augment_key, x)
-        grads, model_state, loss, logits = forward_backward(
-            model, params, model_state, x, y, weight, key=layer_key, label_smoothing=label_smoothing
-        )
         share = jnp.sum(weight) / jnp.maximum(total, 1e-12)  # this piece's part of the batch
+        grads, model_state, loss, logits = forward_backward(
+            model, params, model_state, x, y, weight,
+            key=key, label_smoothing=label_smoothing, share=share,
+        )  # fmt: skip
         right = jnp.argmax(logits, axis=-1).astype(y.dtype) == y
         hits = jnp.sum(weight * right.astype(weight.dtype))
-        grads = jax.tree_util.tree_map(lambda g: g * share, grads)
-        return grads, model_state, loss * share, hits
+        return grads, model_state, loss, hits
 
     return grads_of_rows
 
@@ -215,7 +223,9 @@ def micro_batched(grads_of_rows: RowsGradients, micro_batch: int | None) -> Rows
     """The same function, computed in chunks of ``chunk_size(rows, micro_batch)`` rows one after
     the other (``lax.scan``) and summed. Only the working set shrinks: the activations of a chunk
     stay in the CPU's caches (large batches otherwise run up to 3x slower per image). The model
-    state is threaded through the chunks in order."""
+    state is threaded through the chunks in order, so a stateful layer that does not mix the
+    batch would update once per chunk; the layers that mix it (BatchNorm) never get here,
+    because ``make_train_step`` turns chunking off for them."""
 
     def chunked(
         params: ModelParams,
@@ -268,8 +278,13 @@ def make_train_step(
 
     With a ``mesh`` of several devices each device does this for its block of the batch and the
     gradients are summed across devices (nn/parallel.py); layers with batch statistics reduce over
-    the mesh axis, so they too see the whole batch. Such a model needs a batch that divides by the
-    number of devices: padding rows would enter its statistics.
+    the mesh axis, so they too see the whole batch.
+
+    Padding. Weight-0 rows (a padded last batch, or a batch padded to a multiple of the device
+    count) change no gradient of a model whose examples are independent. BatchNorm, though,
+    normalises every row it is given, padding included: give a model with batch statistics full
+    batches of real rows (drop the last partial batch, and use a batch size that the device
+    count divides; the experiments check this).
     """
     micro_batch = None if model.mixes_batch else resolve_micro_batch(micro_batch, mesh)
     parallel = mesh is not None and mesh.size > 1

@@ -4,9 +4,10 @@ mirrors the state, the backward equals jax.vjp and float64 central differences f
 upstream gradients, and the layer jits. A layer added to ``nn.__all__`` without a case here
 fails ``test_every_exported_layer_has_a_contract_case``.
 
-Then BatchNorm's own identities: its input gradient sums to zero and is orthogonal to x-hat per
-channel, evaluation is an affine map, the running averages converge to the data's statistics,
-and both modes agree with Keras's formulas (and with Keras itself when it is installed)."""
+Then BatchNorm's own identities: its input gradient sums to zero and (as epsilon -> 0) is
+orthogonal to x-hat per channel, evaluation is an affine map, the running averages converge to
+the data's statistics, and both modes agree with Keras's formulas (and with Keras itself when it
+is installed)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """MaxPool2D: forward against lax.reduce_window, backward against jax.vjp and finite
 differences, and the routing identities of a max: the gradient lands only on window maxima,
-sums to the upstream gradient, and ties go to the first element in row-major order."""
+sums to the upstream gradient, and ties go to the first element in row-major order. AvgPool2D
+and GlobalAveragePooling2D against a windowed sum and a mean (their backwards are in
+tests/test_contract.py)."""
 
 import jax
 import jax.numpy as jnp
@@ -9,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jax import lax
 
-from nn import MaxPool2D
+from nn import AvgPool2D, GlobalAveragePooling2D, MaxPool2D
 from nn.layer import pair
 from tests.gradcheck import check_layer_against_vjp, check_layer_finite_differences
 
@@ -93,3 +95,35 @@ def test_maxpool_seed_shape_pool3_stride3_drops_remainder():
     _, cache, _ = layer.forward({}, {}, x)
     _, dx = layer.backward({}, cache, jnp.ones((2, 8, 8, 3), jnp.float32))
     assert not np.any(np.asarray(dx)[:, 24:, :, :]) and not np.any(np.asarray(dx)[:, :, 24:, :])
+
+
+@given(pool_cases())
+def test_avgpool_forward_matches_reduce_window_mean(case):
+    """The same geometries as MaxPool2D (strides above the pool size leave gaps)."""
+    maxpool, shape, seed = case
+    layer = AvgPool2D(maxpool.pool_size, maxpool.strides)
+    _, x, dy = setup(layer, shape, seed)
+    (ph, pw), (sh, sw) = pair(layer.pool_size), layer.stride_pair
+    window_sum = lax.reduce_window(x, 0.0, lax.add, (1, ph, pw, 1), (1, sh, sw, 1), "VALID")
+    y, cache, _ = layer.forward({}, {}, x)
+    np.testing.assert_allclose(y, window_sum / (ph * pw), rtol=1e-6, atol=1e-6)
+    _, dx = layer.backward({}, cache, dy)
+    # every input gets dy / (PH*PW) from each window covering it: in total, sum(dx) = sum(dy)
+    np.testing.assert_allclose(float(jnp.sum(dx)), float(jnp.sum(dy)), rtol=1e-5, atol=1e-5)
+
+
+@given(
+    st.integers(1, 3), st.integers(1, 6), st.integers(1, 6), st.integers(1, 4), st.integers(0, 99)
+)
+def test_global_average_pooling_is_the_mean_over_the_image(n, h, w, c, seed):
+    rng = np.random.default_rng(seed)
+    x = jnp.asarray(rng.standard_normal((n, h, w, c)), jnp.float32)
+    y, cache, _ = GlobalAveragePooling2D().forward({}, {}, x)
+    np.testing.assert_allclose(y, np.asarray(x).mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
+    dy = jnp.asarray(rng.standard_normal((n, c)), jnp.float32)
+    _, dx = GlobalAveragePooling2D().backward({}, cache, dy)
+    np.testing.assert_allclose(
+        dx,
+        np.broadcast_to(np.asarray(dy)[:, None, None] / (h * w), x.shape),
+        rtol=1e-6,
+    )

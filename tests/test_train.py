@@ -9,7 +9,7 @@ import numpy as np
 import optax
 import pytest
 
-from nn import BatchNorm, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
+from nn import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
 from nn.batches import to_device
 from nn.evaluate import evaluate, make_eval_step
 from nn.loop import TrainingDiverged, train_epoch
@@ -151,3 +151,21 @@ def test_progress_line_has_the_keras_layout():
         "1875/1875 [==============================] - 33s 18ms/step"
         " - loss: 0.4723 - accuracy: 0.8328\n"
     )
+
+
+def test_jitted_step_is_the_textbook_step_with_dropout_on_one_device():
+    """Without micro-batching, devices or augmentation, make_train_step's step hands the layers
+    the same key as train_step: the same dropout masks, the same update."""
+    model = Sequential([Flatten(), Dense(32), ReLU(), Dropout(0.5), Dense(10)])
+    data = tiny_data()
+    optimizer = optax.sgd(0.5)
+    index, weight = jnp.arange(32, dtype=jnp.int32), jnp.ones(32, jnp.float32)
+    state = init_state(model, optimizer, (8, 8, 1), seed=3)
+    jitted, sums = make_train_step(model, optimizer, micro_batch=None)(
+        state, EpochSums.zeros(), data, index, weight
+    )
+    state = init_state(model, optimizer, (8, 8, 1), seed=3)
+    plain, loss = train_step(model, optimizer, state, data.x[:32], data.y[:32])
+    np.testing.assert_allclose(float(sums.loss) / 32, float(loss), rtol=1e-6)
+    for a, b in zip(jax.tree.leaves(jitted.params), jax.tree.leaves(plain.params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
