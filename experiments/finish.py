@@ -13,9 +13,10 @@ import jax
 import numpy as np
 
 from data import Dataset, get_dataset
+from data.augment import make_augment, parse_augment
 from experiments.cli import RunConfig
 from experiments.cluster import fingerprint
-from experiments.plots import save_run_plots
+from experiments.plots import save_augmented_grid, save_run_plots
 from experiments.rundir import METRICS, write_json, writing
 from experiments.start import CHECKPOINT, Run, describe, describe_device
 from nn.evaluate import Evaluation, evaluate, make_eval_step
@@ -92,6 +93,20 @@ def print_fingerprint(params: ModelParams) -> None:
         )
 
 
+def save_augmentation_figure(run: Run, images: int = 8, draws: int = 6) -> Path | None:
+    """augmented.png: what the run's --augment does, as ``draws`` draws of the first ``images``
+    test images beside them (the training images are no longer on the host). None when the
+    run augments nothing or matplotlib is missing."""
+    augment = make_augment(parse_augment(run.cfg.augmentation))
+    if augment is None:
+        return None
+    x = run.data.x_test[:images]  # (n, H, W, C)
+    keys = jax.random.split(jax.random.key(run.cfg.seed), draws)
+    augmented = np.stack([np.asarray(augment(k, jax.numpy.asarray(x))) for k in keys])
+    title = f"--augment {run.cfg.augmentation}: {draws} draws of {images} test images"
+    return save_augmented_grid(run.folder / "augmented.png", x, augmented, title)
+
+
 def write_run_folder(run: Run, test: OnTest, metrics: dict) -> list[Path]:
     """Write the figures and metrics.json (with the figures' names) into the run folder."""
     ds = run.data
@@ -107,6 +122,8 @@ def write_run_folder(run: Run, test: OnTest, metrics: dict) -> list[Path]:
             f"({run.name}, {ds.name})",
             test=(test.evaluation.loss, test.evaluation.accuracy),
         )
+        augmented = save_augmentation_figure(run)
+    figures += [augmented] if augmented is not None else []
     metrics["figures"] = [p.name for p in figures]
     write_json(run.folder / METRICS, metrics)
     print(f"Wrote {METRICS}, {CHECKPOINT} and {len(figures)} figures to {run.folder}")

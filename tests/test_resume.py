@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from nn.checkpoint import read_meta
-from tests.cli import ROOT, assert_one_line_error, command_env, run_module
+from tests.cli import ROOT, assert_one_line_error, assert_real_image, command_env, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -68,6 +68,10 @@ def test_same_seed_gives_bit_identical_parameters_and_metrics(reference, shared_
     assert a.keys() == b.keys() and any(k.startswith(".opt_state") for k in a)
     if reference.module == "experiments.best":  # the BatchNorm statistics are saved
         assert any(k.startswith(".model_state") for k in a)
+        # and its augmentation is shown beside the other figures
+        figures = json.loads((reference.out / "metrics.json").read_text())["figures"]
+        assert "augmented.png" in figures
+        assert_real_image(reference.out / "augmented.png")
     for k in a:
         assert np.array_equal(a[k], b[k]), k
     ma = json.loads((reference.out / "metrics.json").read_text())
