@@ -1,12 +1,13 @@
-"""benchmarks.outside_digits: the set is deterministic and complete, every file reads as an
-MNIST-like input through experiments.predict, the scores count what they claim, and the command
-scores a real (tiny) checkpoint."""
+"""benchmarks.digit_set and benchmarks.outside_digits: the set is deterministic and complete,
+every file reads as an MNIST-like input through experiments.predict, the scores count what they
+claim, and the command scores a real (tiny) checkpoint."""
 
 import json
 
 import numpy as np
 import pytest
 
+from benchmarks import digit_set
 from benchmarks import outside_digits as od
 from tests.cli import assert_real_image, run_module
 
@@ -15,23 +16,25 @@ PIL = pytest.importorskip("PIL.Image")
 
 @pytest.fixture(scope="module")
 def small_set():
-    return list(od.generate(per_class=3, seed=0, uci=False))
+    return list(digit_set.generate(per_class=3, seed=0, uci=False))
 
 
 def test_the_set_is_deterministic_in_its_seed(small_set):
-    again = list(od.generate(per_class=3, seed=0, uci=False))
+    again = list(digit_set.generate(per_class=3, seed=0, uci=False))
     assert [s.data for s in again] == [s.data for s in small_set]
-    other = list(od.generate(per_class=3, seed=1, uci=False))
+    other = list(digit_set.generate(per_class=3, seed=1, uci=False))
     assert sum(a.data != b.data for a, b in zip(other, small_set, strict=True)) == len(small_set)
 
 
 def test_every_category_draws_every_class_in_every_style(small_set):
-    for cat in od.CATEGORIES:
+    for cat in digit_set.CATEGORIES:
         mine = [s for s in small_set if s.category == cat.name]
         assert len(mine) == 30
         assert sorted({s.label for s in mine}) == list(range(10))
         styles = {s.style for s in mine}  # 3 per class covers every style (at most 3 each)
-        assert styles == {f"{d} {name}" for d, named in od.SKELETONS.items() for name in named}
+        assert styles == {
+            f"{d} {name}" for d, named in digit_set.SKELETONS.items() for name in named
+        }
 
 
 def test_every_file_reads_as_an_mnist_input_through_predict(small_set):
@@ -48,26 +51,26 @@ def test_every_file_reads_as_an_mnist_input_through_predict(small_set):
 
 
 def test_uci_digits_are_used_only_when_scikit_learn_gives_them(monkeypatch):
-    monkeypatch.setattr(od, "uci_digits", lambda: None)
-    assert {s.category for s in od.generate(per_class=1, uci=True)} == {
-        c.name for c in od.CATEGORIES
+    monkeypatch.setattr(digit_set, "uci_digits", lambda: None)
+    assert {s.category for s in digit_set.generate(per_class=1, uci=True)} == {
+        c.name for c in digit_set.CATEGORIES
     }
     images = np.zeros((2, 8, 8))
     images[:, 1:7, 3:5] = 16  # a bar, ink high as in load_digits
-    monkeypatch.setattr(od, "uci_digits", lambda: (images, np.array([1, 1])))
-    uci = [s for s in od.generate(per_class=1, uci=True) if s.category == od.UCI]
+    monkeypatch.setattr(digit_set, "uci_digits", lambda: (images, np.array([1, 1])))
+    uci = [s for s in digit_set.generate(per_class=1, uci=True) if s.category == digit_set.UCI]
     assert [s.label for s in uci] == [1, 1]
     assert od.preprocess(uci).shape == (2, 28, 28)
 
 
 def test_scores_count_per_category_and_name_the_worst_classes():
-    samples = [od.Sample("a", f"{k} s", k, b"") for k in range(10)] * 2
-    samples += [od.Sample(od.UCI, "", k, b"") for k in range(10)]
+    samples = [digit_set.Sample("a", f"{k} s", k, b"") for k in range(10)] * 2
+    samples += [digit_set.Sample(digit_set.UCI, "", k, b"") for k in range(10)]
     predictions = np.array([*range(10), *range(10), 7, *range(1, 10)])  # one UCI 0 read as 7
     result = od.score(samples, predictions)
     assert result["overall"] == pytest.approx(29 / 30) and result["drawn"] == 1.0
     assert result["categories"]["a"]["accuracy"] == 1.0
-    uci = result["categories"][od.UCI]
+    uci = result["categories"][digit_set.UCI]
     assert uci["accuracy"] == pytest.approx(0.9) and uci["count"] == 10
     assert uci["worst"][0] == {"class": 0, "recall": 0.0, "read_as": 7}
     assert np.array(uci["confusion"]).sum() == 10 and uci["confusion"][0][7] == 1
@@ -107,13 +110,15 @@ def test_command_scores_a_tiny_checkpoint_and_saves_grids(shared_data_dir, tmp_p
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(out.read_text())
-    assert set(result["categories"]) == {c.name for c in od.CATEGORIES}
-    assert result["count"] == 20 * len(od.CATEGORIES) and result["uci"] == "skipped: --no-uci"
+    assert set(result["categories"]) == {c.name for c in digit_set.CATEGORIES}
+    assert (
+        result["count"] == 20 * len(digit_set.CATEGORIES) and result["uci"] == "skipped: --no-uci"
+    )
     assert 0.2 < result["overall"] <= 1.0  # a 1-epoch model on 2,000 digits beats chance
-    for cat in od.CATEGORIES:
+    for cat in digit_set.CATEGORIES:
         assert f"{cat.name} " in proc.stdout
     grids = sorted((tmp_path / "grids").iterdir())
-    assert len(grids) == len(od.CATEGORIES)
+    assert len(grids) == len(digit_set.CATEGORIES)
     assert_real_image(grids[0])
 
 
