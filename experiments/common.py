@@ -21,10 +21,11 @@ from typing import Any
 import jax
 
 from data.fetch import data_roots
-from experiments.cli import Command, RunConfig, UsageError, guarded, parse_command
+from experiments.cli import Command, RunConfig, parse_command
 from experiments.cluster import start_cluster
 from experiments.finish import print_fingerprint, report_on_test, run_metrics, write_run_folder
 from experiments.fit import fit
+from experiments.outcome import UsageError, guarded
 from experiments.rundir import (
     METRICS,
     FolderLock,
@@ -153,7 +154,7 @@ def main(
     argv: Sequence[str] | None = None,
 ) -> int:
     """Parse the command line and run it: --eval-only, --resume, or a new run. Every expected
-    failure ends as one line and an exit code (experiments/cli.py). A new run that fails before
+    failure ends as one line and an exit code (experiments/outcome.py). A new run that fails before
     its first checkpoint removes its folder, so nothing half-written remains; one stopped by
     SIGTERM or Ctrl-C saves where it is and says how to resume."""
     cmd = parse_command(argv, name, doc, defaults)

@@ -20,16 +20,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from data import DATASETS
-from experiments.cli import (
-    DATA_DIR_ENV,
-    CliParser,
-    FileError,
-    UsageError,
-    guarded,
-    positive_int,
-)
+from experiments.cli import DATA_DIR_ENV, CliParser, positive_int
 from experiments.cluster import Cluster, start_cluster
 from experiments.common import saved_config, saved_run_data_dirs, train
+from experiments.outcome import FileError, UsageError, guarded
 from experiments.plots import pyplot, save
 from experiments.registry import EXPERIMENTS
 from experiments.rundir import CHECKPOINT, prepare_out_dir, write_json, writing

@@ -33,8 +33,9 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from experiments.cli import CliParser, UsageError, guarded
+from experiments.cli import CliParser
 from experiments.common import CHECKPOINT
+from experiments.outcome import UsageError, guarded
 from experiments.predict import Predictor, decode_gray, newest_checkpoint, pillow, to_mnist
 
 PAGE_DIR = Path(__file__).resolve().parent / "draw_page"

@@ -21,8 +21,8 @@ import time
 import jax
 
 from data.augment import make_augment, parse_augment
-from experiments.cli import Stopped
 from experiments.cluster import agreed_stop
+from experiments.outcome import Stopped
 from experiments.rundir import writing
 from experiments.start import CHECKPOINT, Run
 from experiments.stopping import StopRequest

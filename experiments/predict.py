@@ -27,8 +27,9 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from experiments.cli import CliParser, UsageError, guarded
+from experiments.cli import CliParser
 from experiments.common import CHECKPOINT
+from experiments.outcome import UsageError, guarded
 from experiments.registry import EXPERIMENTS
 from nn.checkpoint import load_weights, read_meta
 

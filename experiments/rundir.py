@@ -21,7 +21,7 @@ from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 
-from experiments.cli import FileError, UsageError
+from experiments.outcome import FileError, UsageError
 from nn.checkpoint import atomic_write
 
 CHECKPOINT = "checkpoint.npz"
