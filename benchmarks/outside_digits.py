@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.digit_set import UCI, Sample, generate
-from experiments.cli import CliParser, guarded, non_negative_int, positive_int
+from experiments.cli import CliParser, non_negative_int, positive_int
+from experiments.outcome import guarded
 
 # ------------------------------------------------------------------ scoring
 
