@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nn import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
+from nn import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
+from nn.layer import pair
 
 # The Keras mnist_convnet: conv 32 3x3, pool 2, conv 64 3x3, pool 2, flatten, dropout 0.5, dense.
 KERAS_CONVNET = "keras_convnet"
@@ -21,41 +22,110 @@ def keras_convnet() -> Sequential:
                        Flatten(), Dropout(0.5), Dense(10)])  # fmt: skip
 
 
-def torch_trainer(batch: int, x: np.ndarray, y: np.ndarray, lr: float = 1e-3) -> Callable | None:
-    """A function that runs one training step of the PyTorch model per call (None if absent)."""
+def torch_model(model: Sequential, in_shape: tuple[int, int, int]):  # noqa: ANN201
+    """The same network in PyTorch, layer for layer (NCHW inside; flattened in NHWC order, as
+    ours), with Glorot-uniform weights and zero biases. BatchNorm gets Keras's momentum and
+    epsilon. Only the layers our recipes use are translated; others raise ValueError."""
+    import torch
+    from torch import nn
+
+    class NhwcFlatten(nn.Module):
+        """(N, C, H, W) -> (N, H*W*C): the order our Flatten gives an (N, H, W, C) input."""
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.permute(0, 2, 3, 1).flatten(1)
+
+    shapes = model.abstract_init(in_shape)[2]  # the output shape of every layer
+    modules, shape = [], in_shape
+    for layer, out in zip(model.layers, shapes, strict=True):
+        if isinstance(layer, Conv2D):
+            (kh, kw), (sh, sw) = pair(layer.kernel_size), pair(layer.strides)
+            (pt, pb), (pl, pr) = layer.pads(shape[0], shape[1])
+            if pt or pb or pl or pr:  # "same" may pad unevenly (Keras): pad explicitly
+                modules.append(nn.ZeroPad2d((pl, pr, pt, pb)))
+            modules.append(
+                nn.Conv2d(shape[2], layer.filters, (kh, kw), (sh, sw), bias=layer.use_bias)
+            )
+        elif isinstance(layer, Dense):
+            modules.append(nn.Linear(shape[0], layer.units, bias=layer.use_bias))
+        elif isinstance(layer, BatchNorm):
+            norm = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
+            modules.append(norm(shape[-1], eps=layer.epsilon, momentum=1 - layer.momentum))
+        elif isinstance(layer, MaxPool2D):
+            (ph, pw), stride = pair(layer.pool_size), layer.stride_pair
+            modules.append(nn.MaxPool2d((ph, pw), stride))
+        elif isinstance(layer, ReLU):
+            modules.append(nn.ReLU())
+        elif isinstance(layer, Dropout):
+            modules.append(nn.Dropout(layer.rate))
+        elif isinstance(layer, Flatten):
+            modules.append(NhwcFlatten())
+        else:
+            raise ValueError(f"no PyTorch translation for {layer!r}")
+        shape = out
+    net = nn.Sequential(*modules)
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return net
+
+
+def torch_trainer(
+    batch: int,
+    x: np.ndarray,
+    y: np.ndarray,
+    lr: float = 1e-3,
+    *,
+    model: Sequential | None = None,
+    total_steps: int | None = None,
+    seed: int = 0,
+) -> Callable | None:
+    """A function that runs one training step of the PyTorch model per call (None if absent).
+
+    ``model``: our network to translate (default: the Keras mnist_convnet). With
+    ``total_steps``, the learning rate follows our one-cycle schedule (nn/train.py: warm-up over
+    20% of the steps from lr/25, cosine decay to lr/2500, as ``optax.cosine_onecycle_schedule``)
+    through ``torch.optim.lr_scheduler.OneCycleLR``; without, it is constant. Adam has Keras's
+    epsilon, as ours. Every epoch visits the training set in a new random order, in full batches.
+    """
     try:
         import torch
         from torch import nn
     except ImportError:
         return None
-    torch.manual_seed(0)
-    model = nn.Sequential(
-        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Dropout(0.5), nn.Linear(1600, 10),
-    )  # fmt: skip
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d | nn.Linear):
-            nn.init.xavier_uniform_(m.weight)
-            nn.init.zeros_(m.bias)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, eps=1e-7)
+    torch.manual_seed(seed)
+    net = torch_model(model or keras_convnet(), tuple(x.shape[1:]))
+    opt = torch.optim.Adam(net.parameters(), lr=lr, eps=1e-7)
+    sched = None
+    if total_steps:
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=lr, total_steps=total_steps, pct_start=0.2, anneal_strategy="cos",
+            div_factor=25.0, final_div_factor=100.0, cycle_momentum=False,
+        )  # fmt: skip
     loss_fn = nn.CrossEntropyLoss()
     xs = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))  # NCHW
     ys = torch.from_numpy(y.astype(np.int64))
-    n, state = len(ys), {"i": 0}
-    model.train()
+    n, state = len(ys), {"i": 0, "order": torch.randperm(len(ys))}
+    net.train()
 
-    def step() -> float:
+    def step() -> torch.Tensor:
         i = state["i"]
-        state["i"] = (i + batch) % (n - batch)
+        if i + batch > n:  # the epoch's last partial batch is dropped, as ours
+            i, state["order"] = 0, torch.randperm(n)
+        rows = state["order"][i : i + batch]
+        state["i"] = i + batch
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xs[i : i + batch]), ys[i : i + batch])
+        loss = loss_fn(net(xs[rows]), ys[rows])
         loss.backward()
         opt.step()
+        if sched is not None and sched.last_epoch + 1 < total_steps:
+            sched.step()
         return loss
 
-    step.model = model  # type: ignore[attr-defined]
-    step.evaluate = lambda xt, yt: torch_accuracy(model, xt, yt)  # type: ignore[attr-defined]
+    step.model = net  # type: ignore[attr-defined]
+    step.evaluate = lambda xt, yt: torch_accuracy(net, xt, yt)  # type: ignore[attr-defined]
     return step
 
 

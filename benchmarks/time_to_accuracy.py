@@ -1,35 +1,42 @@
-"""Wall-clock seconds, compile included, until MNIST test accuracy first reaches the target
-(99.0%), for this project's default recipe (experiments.cnn) and for PyTorch running the Keras
-example recipe (conv 32, pool, conv 64, pool, dropout 0.5, dense 10, Adam 1e-3, batch 32).
+"""Wall-clock seconds until MNIST test accuracy first reaches the target (99.0%), from a cold
+start: Python, the libraries, reading and decoding the dataset files, building the model,
+compiling and training all count. Four racers, each in its own fresh process, one after another:
 
-Both are evaluated on the full test set a few times per epoch; the clock stops while they are
-evaluated (evaluation is the measurement, not the training). The clock starts once the data is
-in memory, before the model is built, so compilation counts.
+    fast        this project, experiments.fast's recipe (its model, batch, one-cycle schedule)
+    cnn         this project, experiments.cnn's recipe (the default)
+    torch-fast  PyTorch (CPU) running experiments.fast's recipe: the same network, initialiser,
+                Adam, batch size, one-cycle schedule and epochs
+    torch-keras PyTorch running the Keras mnist_convnet example's recipe (conv 32, pool, conv 64,
+                pool, dropout 0.5, dense 10; Adam 1e-3, batch 32, 15 epochs)
 
-    python -m benchmarks.time_to_accuracy [--data-dir DIR] [--target 0.99] [--no-peers]
-        [--epochs N --batch-size N --lr LR]   (to try other recipes of ours)
+so the table separates the implementation (fast against torch-fast) from the recipe (torch-fast
+against torch-keras). Each racer evaluates the full test set a few times per epoch; the clock
+stops while it evaluates (the evaluation is the measurement, not the training). A racer's clock
+starts just before its process is launched, so it includes the interpreter's start and the
+imports.
+
+    python -m benchmarks.time_to_accuracy [--data-dir DIR] [--target 0.99] [--racers ...]
+        [--epochs N --batch-size N --lr LR]   (override the recipes of fast, cnn, torch-fast)
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import replace
 
-import numpy as np
+LAUNCHED = time.time()  # before any import: a racer's process starts its clock here
 
-from benchmarks.peers import missing_note, torch_trainer
-from benchmarks.timing import machine, write_json
-from data import load_dataset
-from data.load import subset
-from experiments import cnn
-from experiments.cli import DATA_DIR_ENV
-from experiments.common import make_optimizer
-from nn.batches import batches, to_device
-from nn.evaluate import evaluate, make_eval_step
-from nn.train import EpochSums, init_state, make_train_step
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from dataclasses import replace  # noqa: E402
+
+RACERS = ("fast", "cnn", "torch-fast", "torch-keras")
+RECIPE_OF = {"fast": "fast", "cnn": "cnn", "torch-fast": "fast", "torch-keras": "keras"}
+KERAS_EPOCHS, KERAS_BATCH, KERAS_LR = 15, 32, 1e-3
+RESULT = "RESULT "  # a racer's last line of output: RESULT {json}
 
 
 def race(
@@ -44,25 +51,50 @@ def race(
     start: float,
 ) -> dict:
     """Run ``step(i)`` for every step, checking ``accuracy()`` evals_per_epoch times an epoch;
-    returns when the target is reached, the epochs are done, or the budget is spent."""
+    returns when the target is reached, the epochs are done, or the budget is spent. ``start``
+    is the ``time.time()`` the clock started at."""
     paused, every = 0.0, max(1, steps_per_epoch // evals_per_epoch)
     trace = []
     for i in range(epochs * steps_per_epoch):
         step(i)
         if (i + 1) % every == 0 or i + 1 == epochs * steps_per_epoch:
-            t0 = time.perf_counter()
-            elapsed = t0 - start - paused  # training time so far, evaluations excluded
+            t0 = time.time()
+            elapsed = t0 - start - paused  # time so far, evaluations excluded
             acc = accuracy()
-            paused += time.perf_counter() - t0
+            paused += time.time() - t0
             trace.append({"epoch": (i + 1) / steps_per_epoch, "seconds": elapsed, "accuracy": acc})
+            print(f"  {trace[-1]['epoch']:5.2f} epochs {elapsed:7.2f} s  {acc:.4f}", flush=True)
             if acc >= target or elapsed > budget:
                 return {"reached": acc >= target, "seconds": elapsed, "trace": trace}
     return {"reached": False, "seconds": trace[-1]["seconds"], "trace": trace}
 
 
-def ours(ds, cfg, target: float, evals: int, budget: float) -> dict:  # noqa: ANN001
-    start = time.perf_counter()
-    model = cnn.build_model(10)
+def recipe(name: str, overrides: dict):  # noqa: ANN201  (a RunConfig)
+    from experiments.registry import EXPERIMENTS
+
+    return replace(EXPERIMENTS[name].DEFAULTS, **overrides)
+
+
+def load(args: argparse.Namespace):  # noqa: ANN201  (a Dataset)
+    from data import load_dataset
+    from data.load import subset
+    from experiments.cli import DATA_DIR_ENV
+
+    ds = load_dataset("mnist", args.data_dir or os.environ.get(DATA_DIR_ENV) or None)
+    return subset(ds, args.subset) if args.subset else ds
+
+
+def ours(name: str, args: argparse.Namespace, overrides: dict) -> dict:
+    """experiments.<name>'s recipe with this project's layers and train step."""
+    from experiments.registry import EXPERIMENTS
+    from experiments.start import make_optimizer
+    from nn.batches import batches, to_device
+    from nn.evaluate import evaluate, make_eval_step
+    from nn.train import EpochSums, init_state, make_train_step
+
+    ds = load(args)
+    cfg = recipe(name, overrides)
+    model = EXPERIMENTS[name].build_model(10)
     steps = len(ds.y_train) // cfg.batch_size
     optimizer = make_optimizer(cfg, steps)
     state = init_state(model, optimizer, (28, 28, 1), seed=cfg.seed)
@@ -85,36 +117,78 @@ def ours(ds, cfg, target: float, evals: int, budget: float) -> dict:  # noqa: AN
         return evaluate(eval_step, state.params, state.model_state, test, 1000).accuracy
 
     return race(
-        step,
-        accuracy,
-        steps_per_epoch=steps,
-        epochs=cfg.epochs,
-        evals_per_epoch=evals,
-        target=target,
-        budget=budget,
-        start=start,
-    )
+        step, accuracy, steps_per_epoch=steps, epochs=cfg.epochs,
+        evals_per_epoch=args.evals_per_epoch, target=args.target, budget=args.budget,
+        start=args.launched,
+    )  # fmt: skip
 
 
-def pytorch(ds, target: float, evals: int, budget: float, epochs: int) -> dict | None:  # noqa: ANN001
-    start = time.perf_counter()
-    step_fn = torch_trainer(32, ds.x_train, ds.y_train)
+def pytorch(name: str, args: argparse.Namespace, overrides: dict) -> dict | None:
+    """PyTorch with experiments.fast's recipe ("fast") or the Keras example's ("keras")."""
+    from benchmarks.peers import torch_trainer
+
+    ds = load(args)
+    if name == "keras":
+        model, batch, lr, epochs, total = None, KERAS_BATCH, KERAS_LR, args.peer_epochs, None
+    else:
+        from experiments.registry import EXPERIMENTS
+
+        cfg = recipe(name, overrides)
+        model, batch, lr, epochs = (
+            EXPERIMENTS[name].build_model(10),
+            cfg.batch_size,
+            cfg.lr,
+            cfg.epochs,
+        )
+        total = cfg.epochs * (len(ds.y_train) // batch) if cfg.schedule == "onecycle" else None
+    step_fn = torch_trainer(batch, ds.x_train, ds.y_train, lr, model=model, total_steps=total)
     if step_fn is None:
         return None
-    steps = len(ds.y_train) // 32
     return race(
         lambda i: step_fn(),
         lambda: step_fn.evaluate(ds.x_test, ds.y_test),
-        steps_per_epoch=steps,
-        epochs=epochs,
-        evals_per_epoch=evals,
-        target=target,
-        budget=budget,
-        start=start,
+        steps_per_epoch=len(ds.y_train) // batch, epochs=epochs,
+        evals_per_epoch=args.evals_per_epoch, target=args.target, budget=args.budget,
+        start=args.launched,
+    )  # fmt: skip
+
+
+def run_racer(racer: str, args: argparse.Namespace, overrides: dict) -> dict | None:
+    name = RECIPE_OF[racer]
+    if racer.startswith("torch"):
+        return pytorch(name, args, overrides)
+    return ours(name, args, overrides)
+
+
+def describe(racer: str, overrides: dict) -> str:
+    if racer == "torch-keras":
+        return f"PyTorch, Keras mnist_convnet recipe: batch {KERAS_BATCH}, Adam {KERAS_LR} constant"
+    cfg = recipe(RECIPE_OF[racer], overrides)
+    who = "PyTorch" if racer.startswith("torch") else "handjax"
+    return (
+        f"{who}, experiments.{RECIPE_OF[racer]} recipe: {cfg.epochs} epochs, batch "
+        f"{cfg.batch_size}, {cfg.schedule} Adam peak {cfg.lr:g}"
     )
 
 
-def main(argv: Sequence[str] | None = None) -> dict:
+def launch(racer: str, argv: Sequence[str]) -> dict | None:
+    """Run one racer in a fresh process; its RESULT line (None: its library is missing)."""
+    cmd = [sys.executable, "-m", "benchmarks.time_to_accuracy", *argv, "--racer", racer]
+    cmd += ["--launched", repr(time.time())]  # the clock includes the interpreter's start
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    result, lines = None, []
+    for line in proc.stdout:
+        if line.startswith(RESULT):
+            result = json.loads(line[len(RESULT) :])
+        else:
+            lines.append(line)
+            print(line, end="", flush=True)
+    if proc.wait() != 0:
+        raise RuntimeError(f"racer {racer} failed (exit {proc.returncode}): {''.join(lines[-5:])}")
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> dict | None:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.time_to_accuracy",
         description=__doc__,
@@ -122,51 +196,53 @@ def main(argv: Sequence[str] | None = None) -> dict:
     )
     ap.add_argument("--data-dir", metavar="DIR")
     ap.add_argument("--target", type=float, default=0.99)
-    ap.add_argument("--evals-per-epoch", type=int, default=4)
+    ap.add_argument("--evals-per-epoch", type=int, default=8)
     ap.add_argument("--budget", type=float, default=600.0, help="seconds before giving up")
     ap.add_argument("--subset", type=int, default=0, help="first N train/test images (smoke)")
-    ap.add_argument("--epochs", type=int, help="our recipe's epochs (default: experiments.cnn's)")
-    ap.add_argument("--batch-size", type=int, help="our recipe's batch size")
-    ap.add_argument("--lr", type=float, help="our recipe's peak learning rate")
-    ap.add_argument("--peer-epochs", type=int, default=15, help="PyTorch's epoch limit")
-    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--racers", nargs="+", choices=RACERS, default=list(RACERS))
+    ap.add_argument("--epochs", type=int, help="epochs of the fast, cnn and torch-fast recipes")
+    ap.add_argument("--batch-size", type=int, help="their batch size")
+    ap.add_argument("--lr", type=float, help="their peak learning rate")
+    ap.add_argument("--peer-epochs", type=int, default=KERAS_EPOCHS, help="torch-keras's epochs")
     ap.add_argument("--json", metavar="PATH")
+    ap.add_argument("--racer", choices=RACERS, help=argparse.SUPPRESS)  # internal: be one racer
+    ap.add_argument("--launched", type=float, default=LAUNCHED, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-
-    ds = load_dataset("mnist", args.data_dir or os.environ.get(DATA_DIR_ENV) or None)
-    if args.subset:
-        ds = subset(ds, args.subset)
     overrides = {
         k: v
         for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr))
         if v
     }
-    cfg = replace(cnn.DEFAULTS, **overrides)
+    if args.racer:  # a racer's own process: race, then report on the last line
+        result = run_racer(args.racer, args, overrides)
+        print(RESULT + json.dumps(result), flush=True)
+        return result
+
+    from benchmarks.peers import missing_note
+    from benchmarks.timing import machine, write_json
+
     print(f"Machine: {machine()}")
-    results = {"ours": ours(ds, cfg, args.target, args.evals_per_epoch, args.budget)}
-    if not args.no_peers:
-        torch_result = pytorch(ds, args.target, args.evals_per_epoch, args.budget, args.peer_epochs)
-        if torch_result is None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    results = {}
+    for racer in args.racers:
+        print(f"{racer}: {describe(racer, overrides)}", flush=True)
+        result = launch(racer, argv)
+        if result is None:
             print(missing_note("torch"))
         else:
-            results["torch"] = torch_result
-    recipes = {
-        "ours": f"experiments.cnn: {cfg.epochs} epochs, batch {cfg.batch_size}, "
-        f"one-cycle Adam peak {cfg.lr}",
-        "torch": "PyTorch, Keras mnist_convnet recipe: batch 32, Adam 1e-3",
-    }
-    print(f"{'who':<8}{'reached':>9}{'seconds':>10}{'epochs':>8}{'accuracy':>10}  recipe")
-    for who, r in results.items():
+            results[racer] = result
+    print(f"{'racer':<12}{'reached':>9}{'seconds':>10}{'epochs':>8}{'accuracy':>10}  recipe")
+    for racer, r in results.items():
         last = r["trace"][-1]
         print(
-            f"{who:<8}{'yes' if r['reached'] else 'no':>9}{r['seconds']:>10.1f}"
-            f"{last['epoch']:>8.2f}{last['accuracy']:>10.4f}  {recipes[who]}"
+            f"{racer:<12}{'yes' if r['reached'] else 'no':>9}{r['seconds']:>10.1f}"
+            f"{last['epoch']:>8.2f}{last['accuracy']:>10.4f}  {describe(racer, overrides)}"
         )
     out = {
         "benchmark": "time_to_accuracy",
         "machine": machine(),
         "target": args.target,
-        "recipes": recipes,
+        "recipes": {racer: describe(racer, overrides) for racer in args.racers},
         "results": results,
     }
     write_json(args.json, out)
@@ -174,5 +250,4 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    np.set_printoptions(precision=4)
     main()

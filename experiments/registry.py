@@ -2,8 +2,8 @@
 
 from types import ModuleType
 
-from experiments import best, cnn, hidden, mlp, seed_cnn, softmax
+from experiments import best, cnn, fast, hidden, mlp, seed_cnn, softmax
 
 EXPERIMENTS: dict[str, ModuleType] = {
-    m.__name__.rsplit(".", 1)[1]: m for m in (softmax, hidden, mlp, seed_cnn, cnn, best)
+    m.__name__.rsplit(".", 1)[1]: m for m in (softmax, hidden, mlp, seed_cnn, cnn, fast, best)
 }

@@ -2,6 +2,9 @@
 
 import json
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from tests.cli import run_module
@@ -72,7 +75,7 @@ def test_products_are_the_im2col_and_dense_matrices_of_each_layer():
     assert training_flops(keras_convnet(), (28, 28, 1)) == 3 * forward - 2 * 26 * 26 * 9 * 32
 
 
-def test_time_to_accuracy_benchmark_prints_its_table(shared_data_dir, tmp_path):
+def test_time_to_accuracy_benchmark_races_each_recipe_in_its_own_process(shared_data_dir, tmp_path):
     proc = run_module(
         "benchmarks.time_to_accuracy",
         "--data-dir",
@@ -81,16 +84,24 @@ def test_time_to_accuracy_benchmark_prints_its_table(shared_data_dir, tmp_path):
         "640",
         "--epochs",
         "1",
-        "--peer-epochs",
-        "1",
+        "--racers",
+        "fast",
+        "cnn",
+        "torch-fast",
         "--target",
         "0.5",
         "--json",
         tmp_path / "a.json",
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "reached" in proc.stdout and "ours" in proc.stdout
-    assert json.loads((tmp_path / "a.json").read_text())["results"]["ours"]["trace"]
+    assert "reached" in proc.stdout and "experiments.fast recipe" in proc.stdout
+    results = json.loads((tmp_path / "a.json").read_text())["results"]
+    for racer in ("fast", "cnn"):
+        trace = results[racer]["trace"]
+        assert trace and all(p["seconds"] > 0 for p in trace)
+        assert [p["seconds"] for p in trace] == sorted(p["seconds"] for p in trace)
+    if "torch-fast" not in results:  # PyTorch is an optional extra: a note, not an error
+        assert "torch: not installed" in proc.stdout
 
 
 def test_scaling_benchmark_prints_steps_per_second_per_device_count(tmp_path):
@@ -111,3 +122,37 @@ def test_scaling_benchmark_prints_steps_per_second_per_device_count(tmp_path):
     rows = json.loads((tmp_path / "s.json").read_text())["rows"]
     assert [r["devices"] for r in rows if r["platform"] == "cpu"] == [1, 2]
     assert all(r["steps_per_s"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize("recipe", ["fast", "cnn", "best"])
+def test_pytorch_translation_computes_our_networks_forward(recipe):
+    """benchmarks.peers.torch_model builds the same function: with our weights copied in, its
+    logits equal ours (evaluation mode), so torch-fast races the network experiments.fast trains."""
+    torch = pytest.importorskip("torch")
+    from benchmarks.peers import torch_model
+    from experiments.registry import EXPERIMENTS
+
+    model = EXPERIMENTS[recipe].build_model(10)
+    params, state, _ = model.init(jax.random.key(0), (28, 28, 1))
+    net = torch_model(model, (28, 28, 1)).eval()
+    ours = [p for p in params if p]  # the layers with weights, in order
+    theirs = [m for m in net if any(True for _ in m.parameters(recurse=False))]
+    assert len(ours) == len(theirs)
+    with torch.no_grad():
+        for p, m in zip(ours, theirs, strict=True):
+            if "w" in p:  # conv (KH, KW, C, F) -> (F, C, KH, KW); dense (D, U) -> (U, D)
+                w = np.array(p["w"])
+                m.weight.copy_(
+                    torch.from_numpy(
+                        np.ascontiguousarray(w.transpose(3, 2, 0, 1) if w.ndim == 4 else w.T)
+                    )
+                )
+                if "b" in p:
+                    m.bias.copy_(torch.from_numpy(np.array(p["b"])))
+            else:  # BatchNorm: scale and shift; running statistics stay at their 0 and 1
+                m.weight.copy_(torch.from_numpy(np.array(p["gamma"])))
+                m.bias.copy_(torch.from_numpy(np.array(p["beta"])))
+        x = np.random.default_rng(0).random((4, 28, 28, 1), np.float32)
+        logits, _, _ = model.forward(params, state, jnp.asarray(x), train=False)
+        theirs_out = net(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()
+    np.testing.assert_allclose(theirs_out, np.asarray(logits), rtol=1e-4, atol=1e-4)

@@ -14,6 +14,7 @@ MODELS = {  # module: (dataset, parameters)
     "experiments.hidden": ("mnist", 101_770),
     "experiments.mlp": ("mnist", 118_282),
     "experiments.seed_cnn": ("fashion-mnist", 263_882),
+    "experiments.fast": ("mnist", 105_866),
 }
 
 
