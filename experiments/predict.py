@@ -2,8 +2,9 @@
 
     python -m experiments.predict IMAGE [IMAGE ...] [--checkpoint PATH] [--show]
 
-Each image is turned into an MNIST-like input the way MNIST itself was made: grayscale, inverted
-when the background is light (MNIST digits are light on black), cropped to the digit's bounding
+Each image is turned into an MNIST-like input the way MNIST itself was made: grayscale, measured
+from the paper's level at each place (an unevenly lit page is not one grey), inverted when the
+ink is darker than the paper (MNIST digits are light on black), cropped to the digit's bounding
 box, scaled to fit 20x20 keeping its aspect ratio, and placed in a 28x28 field so that its centre
 of mass sits at the centre. For a Fashion-MNIST checkpoint, as Fashion-MNIST was made: trimmed,
 the longer side scaled to 28, the bounding box centred. Without --checkpoint the newest
@@ -113,20 +114,64 @@ def decode_gray(data: bytes, name: str) -> np.ndarray:
     return alpha * gray + (1.0 - alpha) * behind
 
 
+def paper(gray: np.ndarray) -> np.ndarray:
+    """The picture's background (paper, or a dark screen) as a smooth surface: (H, W) float32,
+    the quadratic in x and y closest to the border pixels, those far from it left out.
+
+    A photograph is seldom evenly lit: a lamp to one side, a shadow or the lens's vignetting
+    leave one side or the corners of the page darker, often by more than a fifth (INK) of the
+    ink's contrast. Measured from one background level, that darker paper counts as ink and is
+    cropped with the digit, which ends up small in a corner of the 28x28. Light that varies slowly
+    across the page is, to second order, a quadratic in x and y, and a quadratic is fixed by its
+    values along the border of a rectangle, where the paper is assumed to be anyway (the first
+    term the border cannot see, x(1-x)y(1-y), is of degree 4). A sharp shadow edge across the
+    page is not such a surface and is not corrected. On an evenly lit page the fit is the
+    border's level, as a single median was before.
+    """
+    h, w = gray.shape
+
+    def terms(y: np.ndarray, x: np.ndarray) -> list[np.ndarray]:  # 1, x, y, x^2, xy, y^2
+        return [np.ones_like(x), x, y, x * x, x * y, y * y]
+
+    ys, xs = np.linspace(0, 1, h), np.linspace(0, 1, w)  # the picture spans [0, 1] both ways
+    by = np.concatenate([np.zeros(w), np.ones(w), ys, ys])  # top, bottom, left, right edges
+    bx = np.concatenate([xs, xs, np.zeros(h), np.ones(h)])
+    level = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]).astype(np.float64)
+    basis = np.stack(terms(by, bx), axis=1)  # (2H + 2W, 6)
+    fit = np.full_like(level, np.median(level))  # first guess: one level, the border's median
+    for _ in range(3):  # refit to the pixels near the last fit; ink touching the edge is not
+        off = np.abs(level - fit)
+        near = off <= 4 * np.median(off) + 0.002  # ~3 sigma of noise; + half an 8-bit grey level
+        coef = np.linalg.lstsq(basis[near], level[near], rcond=None)[0]
+        fit = basis @ coef
+    y, x = ys.astype(np.float32)[:, None], xs.astype(np.float32)[None, :]  # (H, 1), (1, W)
+    return sum(np.float32(c) * t for c, t in zip(coef, terms(y, x), strict=True))  # (H, W)
+
+
+def ink_of(gray: np.ndarray, name: str = "image") -> np.ndarray:
+    """(H, W) grayscale in [0, 1] -> (H, W) float32 in [0, 1]: how far each pixel is from the
+    paper (``paper``) towards the ink, as a fraction of the largest such step; 0 below NOISE.
+    The ink is on the side that differs most from the paper: darker on light paper (then the
+    picture is inverted, as MNIST's digits are light on black), lighter on a dark screen. (Not
+    "is the paper lighter than 0.5?": a dim or shadowed photo of white paper is often darker.)"""
+    diff = gray - paper(gray)  # (H, W): > 0 lighter than the paper there, < 0 darker
+    light = -float(diff.min()) > float(diff.max())  # dark ink on light paper
+    img = -diff if light else diff
+    hi = float(img.max())
+    if hi < 0.05:
+        raise UsageError(f"{name} is blank: no digit or object found")
+    img = np.clip(img / hi, 0.0, 1.0)  # background 0, ink 1
+    img[img < NOISE] = 0.0  # paper texture and JPEG noise: MNIST's background is exactly 0
+    return img
+
+
 def to_mnist(
     gray: np.ndarray, name: str = "image", framing: Framing = FRAMING["mnist"]
 ) -> np.ndarray:
     """(H, W) grayscale in [0, 1] -> (28, 28) float32, light digit on black, as in MNIST (or
-    framed as ``framing`` says)."""
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    light = np.median(border) > 0.5
-    img = 1.0 - gray if light else gray  # light background: invert
-    background = float(np.median(1.0 - border if light else border))
-    hi = float(img.max())
-    if hi - background < 0.05:
-        raise UsageError(f"{name} is blank: no digit or object found")
-    img = np.clip((img - background) / (hi - background), 0.0, 1.0)  # background 0, ink 1
-    img[img < NOISE] = 0.0  # paper texture and JPEG noise: MNIST's background is exactly 0
+    framed as ``framing`` says). The ink is measured from the paper's local level (``ink_of``),
+    so that an unevenly lit page's shadow is not taken for part of the digit."""
+    img = ink_of(gray, name)
     ink = img > framing.trim
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     crop = img[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
