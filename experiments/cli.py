@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields, replace
 from typing import NoReturn
 
 from data import DATASETS
-from data.augment import PRESETS, describe, parse_augment
+from data.augment import PRESETS, TEST_VIEWS, describe, parse_augment
 from experiments.cluster import Cluster
 from experiments.outcome import EXIT_USAGE
 
@@ -37,12 +37,18 @@ class RunConfig:
     subset: int = 0  # use only the first N training and N test examples (0: all)
     augment: str = "none"  # augmentation on the device (data/augment.py): a preset or key=value,..
     label_smoothing: float = 0.0  # s of the target's mass spread over all classes (nn/losses.py)
+    tta: str = "none"  # test-time augmentation: views averaged at evaluation (data/augment.py)
     eval_batch_size: int = 250  # examples per evaluation step (bounds the activation memory)
 
     @property
     def augmentation(self) -> str:
         """The --augment value with "auto" replaced by the dataset's preset."""
         return AUGMENT_AUTO[self.dataset] if self.augment == "auto" else self.augment
+
+    @property
+    def test_views(self) -> str:
+        """The --tta value with "auto" replaced by the dataset's views."""
+        return TTA_AUTO[self.dataset] if self.tta == "auto" else self.tta
 
     @staticmethod
     def from_dict(d: dict) -> RunConfig:
@@ -59,6 +65,7 @@ class Command:
     cluster: Cluster = Cluster()  # devices and processes
     overwrite: bool = False  # replace a run already in the --out folder
     env_data_dir: str | None = None  # $HANDJAX_DATA_DIR: a data root searched after --data-dir
+    eval_tta: str | None = None  # --tta given with --eval-only: replaces the run's saved one
 
 
 class CliParser(argparse.ArgumentParser):
@@ -112,6 +119,7 @@ def smoothing(text: str) -> float:
 
 
 AUGMENT_AUTO = {"mnist": "mnist", "fashion-mnist": "fashion"}  # --augment auto, by dataset
+TTA_AUTO = {"mnist": "none", "fashion-mnist": "flip"}  # --tta auto (shifts: no gain on MNIST)
 
 
 def augment_spec(text: str) -> str:
@@ -184,6 +192,13 @@ def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: Run
         metavar="S",
         help=f"label smoothing of the loss, in [0, 1) (default: {defaults.label_smoothing})",
     )
+    a(
+        "--tta",
+        choices=[*TEST_VIEWS, "auto"],
+        help="test-time augmentation: average the test predictions over the image and its "
+        "mirror image (flip) or its one-pixel shifts (shifts); auto: flip for Fashion-MNIST, "
+        f"none for MNIST (default: {defaults.tta})",
+    )
     a("--out", metavar="DIR", help="run folder (default: runs/<experiment>-<time>)")
     a(
         "--overwrite",
@@ -224,7 +239,7 @@ def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: Run
         p.error("--eval-only needs --checkpoint PATH (a run folder's checkpoint.npz)")
     if checkpoint and not eval_only:
         p.error("--checkpoint is only used with --eval-only (to continue a run, use --resume)")
-    fixed = set(given) - {"data_dir", "offline"}
+    fixed = set(given) - {"data_dir", "offline"} - ({"tta"} if eval_only else set())
     if (resume or eval_only) and fixed:
         flags = ", ".join("--" + k.replace("_", "-") for k in sorted(fixed))
         p.error(
@@ -232,9 +247,11 @@ def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: Run
             "the run's saved configuration is used"
         )
     env_data_dir = os.environ.get(DATA_DIR_ENV) or None
+    eval_tta = given.get("tta") if eval_only else None
     return Command(
-        replace(defaults, **given), resume, eval_only, checkpoint, cluster, overwrite, env_data_dir
-    )
+        replace(defaults, **given),
+        resume, eval_only, checkpoint, cluster, overwrite, env_data_dir, eval_tta,
+    )  # fmt: skip
 
 
 CLUSTER_ENV = {  # option -> environment variable read when the option is not given

@@ -136,8 +136,11 @@ def evaluate_checkpoint(
     path: Path,
     placement: Placement,
 ) -> None:
-    """--eval-only: report on the test set with the parameters of a checkpoint."""
+    """--eval-only: report on the test set with the parameters of a checkpoint (and the run's
+    test-time augmentation, or the --tta given now)."""
     cfg, meta = saved_config(path, name, cmd.cfg)
+    if cmd.eval_tta:
+        cfg = replace(cfg, tta=cmd.eval_tta)
     ds = load_data(cfg, saved_run_data_dirs(cmd.cfg.data_dir, cmd.env_data_dir, cfg.dataset, meta))
     model = build_model(len(meta["class_names"]))
     params, model_state = load_weights(path, model, tuple(meta["in_shape"]))

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 
 from data import Dataset, get_dataset
-from data.augment import make_augment, parse_augment
+from data.augment import TEST_VIEWS, make_augment, parse_augment
 from experiments.cli import RunConfig
 from experiments.cluster import fingerprint
 from experiments.plots import save_augmented_grid, save_run_plots
@@ -42,7 +42,11 @@ def report_on_test(
     accuracy, 30 sample predictions and the report."""
     start = time.perf_counter()
     test = placement.data(ds.x_test, ds.y_test)
-    result = evaluate(make_eval_step(model), *weights, test, cfg.eval_batch_size, placement)
+    views = TEST_VIEWS[cfg.test_views]
+    if views:
+        print(f"Test-time augmentation: {cfg.test_views} (the mean of {1 + len(views)} views)")
+    eval_step = make_eval_step(model, views)
+    result = evaluate(eval_step, *weights, test, cfg.eval_batch_size, placement)
     seconds = time.perf_counter() - start
     print(f"Test loss: {result.loss:.4f} - test accuracy: {result.accuracy:.4f}")
     print(f"predicted: {result.predictions[:30].tolist()}")

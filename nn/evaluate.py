@@ -6,12 +6,13 @@ Shapes: N examples, B batch size, K classes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.special import logsumexp
 
 from nn.batches import DeviceArrays, batches
 from nn.losses import log_softmax
@@ -19,11 +20,16 @@ from nn.model import ModelParams, ModelState, Sequential
 from nn.parallel import Placement, to_host
 
 Array = jax.Array
+View = Callable[[Array], Array]  # a fixed transform of a batch (B, H, W, C), e.g. a mirror image
 
 
-def make_eval_step(model: Sequential) -> Callable[..., tuple[Array, Array]]:
+def make_eval_step(model: Sequential, views: Sequence[View] = ()) -> Callable[..., tuple]:
     """eval(params, model_state, data, index, weight) -> (weighted loss per example (B,),
-    probs (B, K)), in evaluation mode (no dropout; BatchNorm uses its running statistics)."""
+    probs (B, K)), in evaluation mode (no dropout; BatchNorm uses its running statistics).
+
+    Test-time augmentation: with ``views``, each image is also classified as each view shows
+    it, and the probabilities are the mean over the image and its views (the loss is the
+    cross-entropy of that mean). One forward pass per view: 1 + len(views) times the work."""
 
     def evaluate_batch(
         params: ModelParams,
@@ -32,8 +38,15 @@ def make_eval_step(model: Sequential) -> Callable[..., tuple[Array, Array]]:
         index: Array,
         weight: Array,
     ) -> tuple[Array, Array]:
-        logits, _, _ = model.forward(params, model_state, data.x[index], train=False)
-        log_probs = log_softmax(logits)  # (B, K)
+        x = data.x[index]
+        log_probs = log_softmax(model.forward(params, model_state, x, train=False)[0])  # (B, K)
+        if views:  # the log of the mean probability, without leaving log space
+            each = [log_probs]
+            for view in views:
+                each.append(
+                    log_softmax(model.forward(params, model_state, view(x), train=False)[0])
+                )
+            log_probs = logsumexp(jnp.stack(each), axis=0) - jnp.log(len(each))
         nll = -jnp.take_along_axis(log_probs, data.y[index][:, None], axis=-1)[:, 0]
         return nll * weight, jnp.exp(log_probs)
 

@@ -14,15 +14,18 @@ from hypothesis import strategies as st
 
 from data.augment import (
     PRESETS,
+    TEST_VIEWS,
     Augment,
     augment,
     describe,
     gaussian_blur,
     make_augment,
+    mirror,
     parse_augment,
     stroke_width,
     warp_affine,
 )
+from data.augment import shifted as shifted_view
 
 EVERYTHING = Augment(
     rotate=15,
@@ -262,3 +265,17 @@ def test_augmented_grid_is_a_real_png(tmp_path):
     assert path == tmp_path / "augmented.png"
     assert_real_image(path)
     assert [p.name for p in tmp_path.iterdir()] == ["augmented.png"]  # no temporary left
+
+
+@given(shapes, st.integers(-3, 3), st.integers(-3, 3))
+def test_test_time_shift_is_an_integer_translation_filled_with_zero(shape, dy, dx):
+    x = images(shape)
+    np.testing.assert_array_equal(np.asarray(shifted_view(dy, dx)(x)), shifted(x, dy, dx, 0.0))
+
+
+@given(shapes)
+def test_test_time_mirror_reverses_the_columns_and_twice_is_the_identity(shape):
+    x = images(shape)
+    np.testing.assert_array_equal(np.asarray(mirror(x)), np.asarray(x)[:, :, ::-1, :])
+    np.testing.assert_array_equal(np.asarray(mirror(mirror(x))), np.asarray(x))
+    assert set(TEST_VIEWS) == {"none", "flip", "shifts"} and TEST_VIEWS["none"] == ()

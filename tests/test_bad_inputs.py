@@ -92,6 +92,7 @@ CASES = [  # (id, module, args, what the one line must say[, environment])
     ("zero learning rate", "experiments.cnn", ["--lr", "0"], ["--lr", "positive finite"]),
     ("underflowing learning rate", "experiments.cnn", ["--lr", "1e-400"], ["--lr", "1e-400"]),
     ("infinite learning rate", "experiments.cnn", ["--lr", "1e999"], ["--lr", "positive finite"]),
+    ("unknown test-time views", "experiments.best", ["--tta", "rotate"], ["--tta", "'rotate'"]),
     ("negative seed", "experiments.cnn", ["--seed", "-1"], [*SEEDS, "'-1'"]),
     ("seed beyond 64 bits", "experiments.cnn", ["--seed", "99999999999999999999"], [*SEEDS]),
     ("seed beyond 32 bits", "experiments.mlp", ["--seed", "4294967296"], [*SEEDS]),

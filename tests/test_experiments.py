@@ -71,7 +71,7 @@ def test_compare_reads_finished_runs_into_a_table_and_chart(runs, tmp_path):
     proc = run_module("experiments.compare", "--runs", *dirs, "--out", tmp_path / "cmp")
     assert proc.returncode == 0, proc.stderr
     rows = json.loads((tmp_path / "cmp" / "comparison.json").read_text())["rows"]
-    assert [r["model"] for r in rows] == ["softmax", "hidden", "mlp", "seed_cnn"]
+    assert [r["model"] for r in rows] == ["softmax", "hidden", "mlp", "seed_cnn", "fast"]
     table = (tmp_path / "cmp" / "comparison.md").read_text()
     assert "| seed_cnn | fashion-mnist |" in table
     assert_real_image(tmp_path / "cmp" / "comparison.png")

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 RUNS = {  # experiment -> (arguments, steps per epoch)
     "cnn": (["--subset", "12000", "--epochs", "3", "--offline"], 375),  # batch 32
-    "best": (["--subset", "4800", "--epochs", "3", "--offline"], 75),  # batch 64
+    "best": (["--subset", "4800", "--epochs", "3", "--batch-size", "64", "--offline"], 75),
 }
 
 
@@ -217,6 +217,26 @@ def test_eval_only_reports_the_checkpoints_accuracy(reference, shared_data_dir):
     accuracy = json.loads((reference.out / "metrics.json").read_text())["test_accuracy"]
     assert f"test accuracy: {accuracy:.4f}" in proc.stdout
     assert "Epoch" not in proc.stdout and "precision specificity" in proc.stdout
+    assert "Test-time augmentation" not in proc.stdout  # on MNIST neither recipe uses it
+
+
+def test_eval_only_with_tta_averages_views_and_leaves_the_run_alone(reference, shared_data_dir):
+    before = (reference.out / "metrics.json").read_bytes()
+    proc = run_module(
+        reference.module,
+        "--eval-only",
+        "--checkpoint",
+        reference.out / "checkpoint.npz",
+        "--tta",
+        "flip",
+        "--data-dir",
+        shared_data_dir,
+        "--offline",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Test-time augmentation: flip (the mean of 2 views)" in proc.stdout
+    assert "test accuracy: " in proc.stdout
+    assert (reference.out / "metrics.json").read_bytes() == before
 
 
 def test_eval_only_falls_back_to_the_usual_places_when_the_runs_data_is_gone(

@@ -133,6 +133,28 @@ def test_evaluate_with_a_partial_last_batch_matches_a_direct_computation():
     assert result.probs.shape == (70, 10)
 
 
+def test_test_time_augmentation_averages_the_probabilities_of_the_views():
+    data = tiny_data(n=40)
+    params, model_state, _ = MODEL.init(jax.random.key(2), (8, 8, 1))
+
+    def flip(x):
+        return x[:, :, ::-1, :]
+
+    def probs(x):
+        return jax.nn.softmax(MODEL.forward(params, model_state, x)[0])
+
+    plain = evaluate(make_eval_step(MODEL), params, model_state, data, batch_size=16)
+    same = evaluate(make_eval_step(MODEL, (lambda x: x,)), params, model_state, data, 16)
+    tta = evaluate(make_eval_step(MODEL, (flip,)), params, model_state, data, batch_size=16)
+    mean = (probs(data.x) + probs(flip(data.x))) / 2  # (40, 10)
+    np.testing.assert_allclose(same.probs, plain.probs, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(same.loss, plain.loss, rtol=1e-5)
+    np.testing.assert_allclose(tta.probs, np.asarray(mean), rtol=1e-5, atol=1e-7)
+    nll = -np.log(np.asarray(mean)[np.arange(40), np.asarray(data.y)])
+    np.testing.assert_allclose(tta.loss, nll.mean(), rtol=1e-5)
+    np.testing.assert_array_equal(tta.predictions, np.asarray(mean).argmax(axis=1))
+
+
 def test_a_nan_loss_stops_the_epoch_naming_epoch_and_step():
     data = tiny_data()
     data = data._replace(x=data.x.at[40].set(jnp.nan))  # the example at row 40 poisons its batch
