@@ -1,11 +1,12 @@
-"""The same CNN in the peers people would use instead: PyTorch (CPU) and Keras 3 on its JAX
-backend, with the same architecture, Glorot-uniform/zero initialisation, Adam and loss.
+"""Our networks in the peers people would use instead: PyTorch (CPU), translated layer by layer
+from any of our recipes' networks, and Keras 3 on its JAX backend (the Keras convnet), with the
+same architecture, Glorot-uniform/zero initialisation, Adam and loss.
 A peer that is not installed is skipped with a note, never an error."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -22,10 +23,13 @@ def keras_convnet() -> Sequential:
                        Flatten(), Dropout(0.5), Dense(10)])  # fmt: skip
 
 
-def torch_model(model: Sequential, in_shape: tuple[int, int, int]):  # noqa: ANN201
+def torch_model(  # noqa: ANN201  (a torch.nn.Sequential)
+    model: Sequential, in_shape: tuple[int, int, int], shapes: list | None = None
+):
     """The same network in PyTorch, layer for layer (NCHW inside; flattened in NHWC order, as
     ours), with Glorot-uniform weights and zero biases. BatchNorm gets Keras's momentum and
-    epsilon. Only the layers our recipes use are translated; others raise ValueError."""
+    epsilon. Only the layers our recipes use are translated; others raise ValueError.
+    ``shapes``: every layer's output shape (``model.abstract_init(in_shape)[2]``), if known."""
     import torch
     from torch import nn
 
@@ -35,7 +39,7 @@ def torch_model(model: Sequential, in_shape: tuple[int, int, int]):  # noqa: ANN
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return x.permute(0, 2, 3, 1).flatten(1)
 
-    shapes = model.abstract_init(in_shape)[2]  # the output shape of every layer
+    shapes = shapes or model.abstract_init(in_shape)[2]  # the output shape of every layer
     modules, shape = [], in_shape
     for layer, out in zip(model.layers, shapes, strict=True):
         if isinstance(layer, Conv2D):
@@ -79,16 +83,17 @@ def torch_trainer(
     lr: float = 1e-3,
     *,
     model: Sequential | None = None,
-    total_steps: int | None = None,
+    shapes: list | None = None,
+    rates: Sequence[float] | None = None,
     seed: int = 0,
 ) -> Callable | None:
     """A function that runs one training step of the PyTorch model per call (None if absent).
 
-    ``model``: our network to translate (default: the Keras mnist_convnet). With
-    ``total_steps``, the learning rate follows our one-cycle schedule (nn/train.py: warm-up over
-    20% of the steps from lr/25, cosine decay to lr/2500, as ``optax.cosine_onecycle_schedule``)
-    through ``torch.optim.lr_scheduler.OneCycleLR``; without, it is constant. Adam has Keras's
-    epsilon, as ours. Every epoch visits the training set in a new random order, in full batches.
+    ``model``: our network to translate (default: the Keras mnist_convnet; ``shapes`` as in
+    ``torch_model``). ``rates``: the learning rate of every step (e.g. our one-cycle schedule's,
+    ``nn.train.one_cycle``, evaluated step by step), applied through ``LambdaLR`` so that both
+    frameworks follow the same numbers; without, ``lr`` is constant. Adam has Keras's epsilon,
+    as ours. Every epoch visits the training set in a new random order, in full batches.
     """
     try:
         import torch
@@ -96,14 +101,14 @@ def torch_trainer(
     except ImportError:
         return None
     torch.manual_seed(seed)
-    net = torch_model(model or keras_convnet(), tuple(x.shape[1:]))
+    net = torch_model(model or keras_convnet(), tuple(x.shape[1:]), shapes)
     opt = torch.optim.Adam(net.parameters(), lr=lr, eps=1e-7)
     sched = None
-    if total_steps:
-        sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=lr, total_steps=total_steps, pct_start=0.2, anneal_strategy="cos",
-            div_factor=25.0, final_div_factor=100.0, cycle_momentum=False,
-        )  # fmt: skip
+    if rates is not None:
+        rates = np.asarray(rates, np.float64)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: rates[min(step, len(rates) - 1)] / lr
+        )
     loss_fn = nn.CrossEntropyLoss()
     xs = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))  # NCHW
     ys = torch.from_numpy(y.astype(np.int64))
@@ -120,11 +125,12 @@ def torch_trainer(
         loss = loss_fn(net(xs[rows]), ys[rows])
         loss.backward()
         opt.step()
-        if sched is not None and sched.last_epoch + 1 < total_steps:
+        if sched is not None:
             sched.step()
         return loss
 
     step.model = net  # type: ignore[attr-defined]
+    step.optimizer = opt  # type: ignore[attr-defined]
     step.evaluate = lambda xt, yt: torch_accuracy(net, xt, yt)  # type: ignore[attr-defined]
     return step
 

@@ -133,7 +133,8 @@ PRESETS: dict[str, Augment] = {
 
 # Test-time augmentation: fixed views of a test batch whose predictions are averaged with the
 # image's own (nn/evaluate.py, make_eval_step's ``views``). Each is exact: a mirror image, or a
-# shift by a whole pixel that brings in background (0) at the edge.
+# shift by a whole pixel that brings in background (0, as data.load makes it; standardised
+# images would need -mean/std) at the edge.
 
 
 def mirror(x: Array) -> Array:
@@ -240,7 +241,7 @@ def augment(key: Array, x: Array, cfg: Augment) -> Array:
         x = gaussian_blur(x, cfg.blur * u[:, BLUR])
     if cfg.flip:
         flipped = (u[:, FLIP] < cfg.flip)[:, None, None, None]  # (N, 1, 1, 1)
-        x = jnp.where(flipped, x[:, :, ::-1], x)
+        x = jnp.where(flipped, mirror(x), x)
     if cfg.erase:
         x = random_erase(x, u[:, ERASE:DRAWS], cfg.erase, cfg.erase_area, cfg.fill)
     return x

@@ -21,7 +21,7 @@ from experiments.common import main
 from nn import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
 
 DEFAULTS = RunConfig(
-    epochs=12,  # one-cycle over 12 epochs: about 8 minutes on a 2-core CPU
+    epochs=12,  # one-cycle over 12 epochs: 9.4 minutes on a 2-core CPU (README, "Results")
     # BatchNorm's statistics come from the whole batch, so the step cannot split it into
     # cache-sized chunks (nn/train.py): 32 images' activations stay in the CPU's caches, 64 do
     # not (41 s against 56 s an epoch on 2 cores, without augmentation)

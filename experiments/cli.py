@@ -250,8 +250,14 @@ def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: Run
     eval_tta = given.get("tta") if eval_only else None
     return Command(
         replace(defaults, **given),
-        resume, eval_only, checkpoint, cluster, overwrite, env_data_dir, eval_tta,
-    )  # fmt: skip
+        resume=resume,
+        eval_only=eval_only,
+        checkpoint=checkpoint,
+        cluster=cluster,
+        overwrite=overwrite,
+        env_data_dir=env_data_dir,
+        eval_tta=eval_tta,
+    )
 
 
 CLUSTER_ENV = {  # option -> environment variable read when the option is not given

@@ -39,14 +39,12 @@ def make_eval_step(model: Sequential, views: Sequence[View] = ()) -> Callable[..
         weight: Array,
     ) -> tuple[Array, Array]:
         x = data.x[index]
-        log_probs = log_softmax(model.forward(params, model_state, x, train=False)[0])  # (B, K)
-        if views:  # the log of the mean probability, without leaving log space
-            each = [log_probs]
-            for view in views:
-                each.append(
-                    log_softmax(model.forward(params, model_state, view(x), train=False)[0])
-                )
-            log_probs = logsumexp(jnp.stack(each), axis=0) - jnp.log(len(each))
+        each = [
+            log_softmax(model.forward(params, model_state, v, train=False)[0])  # (B, K)
+            for v in (x, *(view(x) for view in views))
+        ]
+        # with views: the log of the mean probability, without leaving log space
+        log_probs = logsumexp(jnp.stack(each), axis=0) - jnp.log(len(each)) if views else each[0]
         nll = -jnp.take_along_axis(log_probs, data.y[index][:, None], axis=-1)[:, 0]
         return nll * weight, jnp.exp(log_probs)
 

@@ -270,6 +270,12 @@ CASES = [  # (id, module, args, what the one line must say[, environment])
         ["--epochs cannot be changed with --resume"],
     ),
     (
+        "resume with test-time augmentation",
+        "experiments.best",
+        ["--resume", W, "--tta", "flip"],
+        ["--tta cannot be changed with --resume"],
+    ),
+    (
         "predict a non-image",
         "experiments.predict",
         [W + "/text.png", "--checkpoint", W + "/other-model.npz"],

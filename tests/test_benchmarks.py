@@ -96,6 +96,8 @@ def test_time_to_accuracy_benchmark_races_each_recipe_in_its_own_process(shared_
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "reached" in proc.stdout and "experiments.fast recipe" in proc.stdout
     results = json.loads((tmp_path / "a.json").read_text())["results"]
+    pids = {results[r]["pid"] for r in results}
+    assert len(pids) == len(results) >= 2  # each racer in a process of its own
     for racer in ("fast", "cnn"):
         trace = results[racer]["trace"]
         assert trace and all(p["seconds"] > 0 for p in trace)
@@ -156,3 +158,22 @@ def test_pytorch_translation_computes_our_networks_forward(recipe):
         logits, _, _ = model.forward(params, state, jnp.asarray(x), train=False)
         theirs_out = net(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()
     np.testing.assert_allclose(theirs_out, np.asarray(logits), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("total", [*range(1, 13), 936])
+def test_pytorch_peer_follows_our_one_cycle_rates_step_by_step(total):
+    """The torch-fast racer's learning rate at every step is nn.train.one_cycle's."""
+    pytest.importorskip("torch")
+    from benchmarks.peers import torch_trainer
+    from experiments import fast
+    from nn.train import one_cycle
+
+    with jax.numpy_dtype_promotion("standard"):  # optax mixes bool and float in its schedule
+        ours = np.asarray(jax.vmap(one_cycle(1e-2, total))(jnp.arange(total)))
+    x = np.zeros((8, 28, 28, 1), np.float32)
+    step = torch_trainer(4, x, np.zeros(8, np.int32), 1e-2, model=fast.build_model(10), rates=ours)
+    used = []
+    for _ in range(total):
+        used.append(step.optimizer.param_groups[0]["lr"])
+        step()
+    np.testing.assert_allclose(used, ours, rtol=1e-6)

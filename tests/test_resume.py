@@ -220,23 +220,30 @@ def test_eval_only_reports_the_checkpoints_accuracy(reference, shared_data_dir):
     assert "Test-time augmentation" not in proc.stdout  # on MNIST neither recipe uses it
 
 
-def test_eval_only_with_tta_averages_views_and_leaves_the_run_alone(reference, shared_data_dir):
-    before = (reference.out / "metrics.json").read_bytes()
+def test_eval_only_with_tta_reports_the_mean_over_the_image_and_its_mirror(
+    reference, shared_data_dir
+):
+    from data import load_dataset
+    from data.augment import mirror
+    from data.load import subset
+    from experiments.predict import load_model
+    from nn.batches import to_device
+    from nn.evaluate import evaluate, make_eval_step
+
+    path = reference.out / "checkpoint.npz"
     proc = run_module(
-        reference.module,
-        "--eval-only",
-        "--checkpoint",
-        reference.out / "checkpoint.npz",
-        "--tta",
-        "flip",
-        "--data-dir",
-        shared_data_dir,
-        "--offline",
-    )
+        reference.module, "--eval-only", "--checkpoint", path, "--tta", "flip",
+        "--data-dir", shared_data_dir, "--offline",
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "Test-time augmentation: flip (the mean of 2 views)" in proc.stdout
-    assert "test accuracy: " in proc.stdout
-    assert (reference.out / "metrics.json").read_bytes() == before
+    model, weights, meta = load_model(path)
+    ds = subset(load_dataset("mnist", shared_data_dir), meta["config"]["subset"])
+    test = to_device(ds.x_test, ds.y_test)
+    plain = evaluate(make_eval_step(model), *weights, test, 250).accuracy
+    both = evaluate(make_eval_step(model, (mirror,)), *weights, test, 250).accuracy
+    assert plain != both  # mirrored digits change the answer, so the check below can fail
+    assert f"test accuracy: {both:.4f}" in proc.stdout
 
 
 def test_eval_only_falls_back_to_the_usual_places_when_the_runs_data_is_gone(
