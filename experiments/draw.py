@@ -257,12 +257,15 @@ def listen(host: str, port: int) -> DrawServer:
         ) from None
 
 
-def stop_on_sigterm() -> None:
-    """``kill`` stops the server like Ctrl-C."""
+def stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) and ``kill`` (SIGTERM) stop the server. SIGINT's handler is installed
+    here too: a process started in the background by a shell without job control inherits
+    SIGINT ignored, and Python then leaves it ignored, so Ctrl-C's signal would do nothing."""
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
+    signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
 
 
@@ -283,7 +286,7 @@ def serve(checkpoint: str | None, host: str, port: int) -> None:
         if not is_loopback(host):
             print(f"Listening on {host}: anyone who can reach this machine can use the page")
         sys.stdout.flush()
-        stop_on_sigterm()
+        stop_on_signals()
         try:
             server.serve_forever()
         except KeyboardInterrupt:
