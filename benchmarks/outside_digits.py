@@ -6,9 +6,10 @@ and scanner did not make.
 
 The set (benchmarks/digit_set.py) holds, per category, drawings of every digit in several
 styles, and real handwriting by other writers where scikit-learn is importable. Every file is
-read exactly as ``experiments.predict`` reads files: ``decode_gray``, ``to_mnist`` and its
-``Predictor``. The report gives the accuracy of each category and style, and for each category
-the classes read worst, with what they were read as.
+read exactly as ``experiments.predict`` reads files: ``decode_gray`` (data/images.py),
+``to_mnist`` (data/framing.py) and a ``Predictor`` (experiments/predictor.py). The report gives
+the accuracy of each category and style, and for each category the classes read worst, with
+what they were read as.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from experiments.outcome import guarded
 def preprocess(samples: Sequence[Sample], framing: tuple | None = None) -> np.ndarray:
     """(N, 28, 28) float32: every file read as experiments.predict reads it, framed as
     ``framing`` (a checkpoint's ``Predictor.framing``; MNIST's by default)."""
-    from experiments.predict import FRAMING, decode_gray, to_mnist
+    from data.framing import DATASET_FRAMING, to_mnist
+    from data.images import decode_gray
 
-    framing = framing or FRAMING["mnist"]
+    framing = framing or DATASET_FRAMING["mnist"]
     return np.stack([to_mnist(decode_gray(s.data, s.style), s.style, framing) for s in samples])
 
 
@@ -99,8 +101,8 @@ def format_report(result: dict) -> str:
 def save_samples(directory: Path, samples: Sequence[Sample], inputs: np.ndarray) -> list[Path]:
     """For each category, a grid of its first 30 files as drawn (top) and as the model sees
     them (bottom); needs matplotlib (returns [] without it)."""
+    from data.images import decode_gray
     from experiments.plots import pyplot, save
-    from experiments.predict import decode_gray
 
     plt = pyplot()
     if plt is None:
@@ -128,7 +130,7 @@ def run(
     checkpoint: Path, per_class: int, seed: int, uci: bool = True
 ) -> tuple[dict, list[Sample], np.ndarray]:
     """Make the set, read it as experiments.predict does, and score ``checkpoint`` on it."""
-    from experiments.predict import Predictor
+    from experiments.predictor import Predictor
 
     predictor = Predictor(checkpoint)
     start = time.perf_counter()

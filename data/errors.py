@@ -2,7 +2,7 @@
 
 
 class DataError(RuntimeError):
-    """Base class: the dataset could not be read or obtained."""
+    """Base class: a dataset (or an image to classify) could not be read or obtained."""
 
 
 class IdxFormatError(DataError):
@@ -15,3 +15,7 @@ class ChecksumError(DataError):
 
 class MissingDataError(DataError):
     """The files are not present and could not be downloaded."""
+
+
+class ImageError(DataError):
+    """An image file (a user's digit or photo) cannot be read, or shows nothing to classify."""

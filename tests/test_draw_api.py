@@ -1,23 +1,21 @@
 """experiments.draw's HTTP API, on a real server process: real MNIST test digits posted as PNG,
 then every kind of bad request, each answered with a JSON error while the server keeps serving;
-several requests at once; the page's own files and nothing else; Ctrl-C."""
+several requests at once; the page's own files and nothing else. (The command's options and
+Ctrl-C: tests/test_draw_cli.py; clients that go away, idle connections and a bug of ours:
+tests/test_draw_quiet.py.)"""
 
 from __future__ import annotations
 
 import http.client
 import io
 import json
-import signal
 import socket
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from experiments.predict import FRAMING
-from tests.cli import assert_one_line_error, run_module
+from tests.cli import run_module
 from tests.draw_server import as_drawn, draw_server, png, predict, request
 
 pytestmark = pytest.mark.slow
@@ -110,7 +108,7 @@ def raw_exchange(server, data: bytes) -> bytes:
 
 
 def test_bad_requests_get_a_json_error_and_the_server_keeps_serving(server, mnist, tmp_path):
-    from experiments.draw import MAX_BODY
+    from experiments.draw_app import MAX_BODY
 
     flat = png(white())  # a blank canvas
     faint = png(white() - 0.01 * (np.arange(280) % 2))  # paper texture only
@@ -176,118 +174,3 @@ def test_serves_other_clients_while_one_is_mid_request_and_answers_requests_at_o
     status_line, _, body = reply.partition(b"\r\n\r\n")
     assert status_line.startswith(b"HTTP/1.1 200"), reply[:300]
     assert json.loads(body)["class"] == answers[3][1]["class"]
-
-
-def test_without_a_checkpoint_it_says_how_to_get_one(tmp_path):
-    proc = run_module("experiments.draw", "--port", "0", cwd=tmp_path)  # no runs/ here
-    assert_one_line_error(proc, "no checkpoint found", "python -m experiments.cnn")
-
-
-def test_a_port_in_use_is_a_one_line_error(mnist_checkpoint):
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        proc = run_module("experiments.draw", "--checkpoint", mnist_checkpoint, "--port", port)
-    assert_one_line_error(proc, f"port {port} is in use", "--port")
-
-
-@pytest.mark.parametrize("args", [["--port", "70000"], ["--port", "http"]])
-def test_a_bad_port_is_a_usage_error(args):
-    proc = run_module("experiments.draw", *args)
-    assert proc.returncode == 2 and "expected a port from 0 to 65535" in proc.stderr
-
-
-def test_another_host_is_announced_and_ctrl_c_stops_the_server_cleanly(
-    mnist_checkpoint, mnist, tmp_path
-):
-    args = ("--checkpoint", mnist_checkpoint, "--host", "0.0.0.0")
-    with draw_server(tmp_path, *args) as server:
-        assert "anyone who can reach this machine" in server.stdout.read_text()
-        status, answer = predict(server, digit_png(mnist, 1))
-        assert (status, answer["class"]) == (200, mnist.y_test[1])
-        server.proc.send_signal(signal.SIGINT)
-        assert server.proc.wait(timeout=60) == 0
-    assert server.stdout.read_text().rstrip().endswith("Stopped.")
-    assert "Traceback" not in server.stderr.read_text()
-
-
-@pytest.fixture(scope="module")
-def fashion_checkpoint(shared_data_dir, tmp_path_factory):
-    """Softmax regression on 10,000 Fashion-MNIST images (about 83% test accuracy): seconds."""
-    out = tmp_path_factory.mktemp("fashion") / "run"
-    proc = run_module(
-        "experiments.softmax",
-        *("--dataset", "fashion-mnist", "--data-dir", shared_data_dir, "--subset", "10000"),
-        *("--offline", "--out", out),
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return out / "checkpoint.npz"
-
-
-def test_a_fashion_mnist_checkpoint_names_its_classes_and_reads_photos_of_clothes(
-    fashion_checkpoint, shared_data_dir, tmp_path
-):
-    from data import load_dataset
-
-    ds = load_dataset("fashion-mnist", shared_data_dir, download=False)
-    photos = []
-    for i in range(40):  # each picture dark on white, off-centre on a larger page, as a photo
-        page = PIL.new("L", (500, 400), 255)
-        page.paste(PIL.fromarray(np.uint8(255 * as_drawn(ds.x_test[i, :, :, 0]))), (40 + 4 * i, 60))
-        photos.append(png(np.asarray(page, np.float32) / 255))
-    with draw_server(tmp_path, "--checkpoint", fashion_checkpoint) as server:
-        status, info, _ = request(server, "GET", "/api/info")
-        answers = [predict(server, photo)[1] for photo in photos]
-    assert status == 200 and info["dataset"] == "fashion-mnist"
-    assert info["class_names"] == list(ds.class_names) and info["experiment"] == "softmax"
-    assert all(a["name"] == ds.class_names[a["class"]] for a in answers)
-    accuracy = np.mean([a["class"] for a in answers] == ds.y_test[:40])
-    assert accuracy >= 0.7, accuracy  # 0.45 when framed like MNIST digits, not like Fashion-MNIST
-
-
-class Broken:
-    """A predictor with a bug: the server must answer 500 and log the traceback."""
-
-    path = Path("broken.npz")
-    meta = {"experiment": "cnn", "config": {"dataset": "mnist"}}
-    class_names = [str(d) for d in range(10)]
-    framing = FRAMING["mnist"]
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        return np.zeros((len(images), 0))  # no classes at all: argmax fails
-
-
-def test_a_bug_answers_500_and_logs_its_traceback(mnist, capfd):
-    from experiments.draw import App, listen
-
-    with listen("127.0.0.1", 0) as server:
-        server.app = App(Broken())
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=60)
-            conn.request("POST", "/api/predict", body=digit_png(mnist, 0))
-            response = conn.getresponse()
-            assert response.status == 500
-            assert "log has the traceback" in json.loads(response.read())["error"]
-            conn.close()
-        finally:
-            server.shutdown()
-    log = capfd.readouterr().err
-    assert "Traceback" in log and "ValueError" in log and "POST /api/predict failed" in log, log
-
-
-def test_a_transparent_png_reads_as_its_ink_on_plain_background():
-    from experiments.predict import decode_gray
-
-    rgba = np.zeros((40, 40, 4), np.uint8)  # transparent black everywhere...
-    rgba[10:30, 18:22] = (30, 30, 30, 255)  # ...but for an opaque dark stroke
-    buf = io.BytesIO()
-    PIL.fromarray(rgba, "RGBA").save(buf, "PNG")
-    gray = decode_gray(buf.getvalue(), "stroke.png")
-    assert gray[0, 0] == 1.0 and abs(gray[20, 20] - 30 / 255) < 1e-6  # dark ink on white
-    rgba[10:30, 18:22] = (230, 230, 230, 255)  # a light stroke instead
-    buf = io.BytesIO()
-    PIL.fromarray(rgba, "RGBA").save(buf, "PNG")
-    gray = decode_gray(buf.getvalue(), "stroke.png")
-    assert gray[0, 0] == 0.0 and abs(gray[20, 20] - 230 / 255) < 1e-6  # light ink on black

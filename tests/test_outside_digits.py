@@ -38,7 +38,7 @@ def test_every_category_draws_every_class_in_every_style(small_set):
 
 
 def test_every_file_reads_as_an_mnist_input_through_predict(small_set):
-    from experiments.predict import decode_gray
+    from data.images import decode_gray
 
     inputs = od.preprocess(small_set)
     assert inputs.shape == (len(small_set), 28, 28) and inputs.dtype == np.float32

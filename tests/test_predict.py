@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from experiments.predict import to_mnist
+from data.framing import to_mnist
 from tests.cli import run_module
 
 PIL = pytest.importorskip("PIL.Image")

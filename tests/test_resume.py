@@ -226,7 +226,7 @@ def test_eval_only_with_tta_reports_the_mean_over_the_image_and_its_mirror(
     from data import load_dataset
     from data.augment import mirror
     from data.load import subset
-    from experiments.predict import load_model
+    from experiments.predictor import load_model
     from nn.batches import to_device
     from nn.evaluate import evaluate, make_eval_step
 

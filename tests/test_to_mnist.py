@@ -1,14 +1,19 @@
-"""experiments.predict's preprocessing under uneven light: the paper's level is a smooth surface
-fitted to the border (``paper``), so that a shadow across the page is not read as ink, while an
-evenly lit picture is read exactly as with one background level."""
+"""The preprocessing of your own pictures (data/paper.py, data/framing.py) under uneven light:
+the paper's level is a smooth surface fitted to the border (``paper``), so that a shadow across
+the page is not read as ink, while an evenly lit picture is read exactly as with one background
+level."""
+
+import io
 
 import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from experiments.outcome import UsageError
-from experiments.predict import INK, NOISE, ink_of, paper, to_mnist
+from data import ImageError
+from data.framing import INK, to_mnist
+from data.images import decode_gray
+from data.paper import NOISE, ink_of, paper
 
 PIL = pytest.importorskip("PIL.Image")
 
@@ -77,7 +82,21 @@ def test_an_evenly_lit_picture_is_read_against_one_background_level(level, ink, 
 def test_a_page_with_only_a_shadow_or_nothing_on_it_is_blank():
     even = np.full((90, 120), 0.8, np.float32)
     for gray in (even, even * lighting(even.shape, "corner"), even * lighting(even.shape, "up")):
-        with pytest.raises(UsageError, match="blank"):
+        with pytest.raises(ImageError, match="blank"):
             to_mnist(gray, "shadow.png")
-    with pytest.raises(UsageError, match="blank"):
+    with pytest.raises(ImageError, match="blank"):
         to_mnist(np.zeros((1, 1), np.float32))
+
+
+def test_a_transparent_png_reads_as_its_ink_on_plain_background():
+    rgba = np.zeros((40, 40, 4), np.uint8)  # transparent black everywhere...
+    rgba[10:30, 18:22] = (30, 30, 30, 255)  # ...but for an opaque dark stroke
+    buf = io.BytesIO()
+    PIL.fromarray(rgba, "RGBA").save(buf, "PNG")
+    gray = decode_gray(buf.getvalue(), "stroke.png")
+    assert gray[0, 0] == 1.0 and abs(gray[20, 20] - 30 / 255) < 1e-6  # dark ink on white
+    rgba[10:30, 18:22] = (230, 230, 230, 255)  # a light stroke instead
+    buf = io.BytesIO()
+    PIL.fromarray(rgba, "RGBA").save(buf, "PNG")
+    gray = decode_gray(buf.getvalue(), "stroke.png")
+    assert gray[0, 0] == 0.0 and abs(gray[20, 20] - 230 / 255) < 1e-6  # light ink on black

@@ -1,0 +1,74 @@
+"""A trained checkpoint, loaded once, as the commands that read your own images call it
+(experiments.predict, experiments.draw, benchmarks.outside_digits).
+
+A ``Predictor`` takes (N, 28, 28) pictures in [0, 1], light on black, as data/framing.py makes
+them (what the network sees), and compiles the model's forward pass once per batch size.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from data.framing import DATASET_FRAMING, Framing
+from experiments.outcome import UsageError
+from experiments.registry import EXPERIMENTS
+from experiments.rundir import CHECKPOINT
+from nn.checkpoint import load_weights, read_meta
+
+
+def newest_checkpoint() -> Path:
+    """The newest runs/cnn-*/checkpoint.npz under the working folder."""
+    found = sorted(Path("runs").glob(f"cnn-*/{CHECKPOINT}"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise UsageError(
+            "no checkpoint found: train one with `python -m experiments.cnn` "
+            f"(it writes runs/cnn-<time>/{CHECKPOINT}), then pass --checkpoint PATH"
+        )
+    return found[-1]
+
+
+def load_model(path: Path):  # noqa: ANN201  (returns (model, (params, model_state), meta))
+    meta = read_meta(path)
+    module = EXPERIMENTS.get(meta.get("experiment", ""))
+    if module is None or "class_names" not in meta:
+        raise UsageError(f"{path} is not a checkpoint of one of: {', '.join(EXPERIMENTS)}")
+    model = module.build_model(len(meta["class_names"]))
+    return model, load_weights(path, model, tuple(meta["in_shape"])), meta
+
+
+def framing_of(meta: dict) -> Framing:
+    """The framing of the dataset a checkpoint was trained on (MNIST's when unknown)."""
+    dataset = meta.get("config", {}).get("dataset", "mnist")
+    return DATASET_FRAMING.get(dataset, DATASET_FRAMING["mnist"])
+
+
+def class_probabilities(model, weights, x: jax.Array) -> jax.Array:  # noqa: ANN001
+    """(N, 28, 28, 1) normalised inputs -> (N, K) class probabilities, from the weights
+    (parameters, model state) of ``load_model``."""
+    params, model_state = weights
+    logits, _, _ = model.forward(params, model_state, x, train=False)
+    return jax.nn.softmax(logits, axis=-1)
+
+
+class Predictor:
+    """A checkpoint loaded once and its forward compiled once per batch size: (N, 28, 28)
+    MNIST-like inputs in [0, 1] -> (N, K) probabilities. Safe to call from several threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.model, self.weights, self.meta = load_model(path)
+        self.class_names: list[str] = list(self.meta["class_names"])
+        self.framing = framing_of(self.meta)  # for data.framing.to_mnist
+        self.mean, self.std = np.float32(self.meta["mean"]), np.float32(self.meta["std"])
+        self.forward = jax.jit(lambda weights, x: class_probabilities(self.model, weights, x))
+        self.lock = threading.Lock()  # one model call at a time
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        x = (images[..., None] - self.mean) / self.std  # (N, 28, 28, 1) as in training
+        with self.lock:
+            return np.asarray(self.forward(self.weights, jnp.asarray(x, np.float32)))
