@@ -2,13 +2,16 @@
 (experiments.predict, experiments.draw, benchmarks.outside_digits).
 
 A ``Predictor`` takes (N, 28, 28) pictures in [0, 1], light on black, as data/framing.py makes
-them (what the network sees), and compiles the model's forward pass once per batch size.
+them (what the network sees), and compiles two functions of them once per batch size: the class
+probabilities, and the probabilities with a saliency map for one class per picture
+(nn/saliency.py: the network's own backward pass, in evaluation mode).
 """
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +22,14 @@ from experiments.outcome import UsageError
 from experiments.registry import EXPERIMENTS
 from experiments.rundir import CHECKPOINT
 from nn.checkpoint import load_weights, read_meta
+from nn.saliency import chosen_classes, class_saliency, times_input
+
+
+class Explanation(NamedTuple):
+    probs: np.ndarray  # (N, K) class probabilities
+    classes: np.ndarray  # (N,) the class each map is for
+    gradient: np.ndarray  # (N, 28, 28) d log p[class] / d pixel, pixels in [0, 1] as the input's
+    strokes: np.ndarray  # (N, 28, 28) gradient x input: each pixel's term of log p[class]
 
 
 def newest_checkpoint() -> Path:
@@ -56,8 +67,9 @@ def class_probabilities(model, weights, x: jax.Array) -> jax.Array:  # noqa: ANN
 
 
 class Predictor:
-    """A checkpoint loaded once and its forward compiled once per batch size: (N, 28, 28)
-    MNIST-like inputs in [0, 1] -> (N, K) probabilities. Safe to call from several threads."""
+    """A checkpoint loaded once and its functions compiled once per batch size: (N, 28, 28)
+    MNIST-like inputs in [0, 1] -> (N, K) probabilities, or an Explanation. Safe to call from
+    several threads."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -66,9 +78,34 @@ class Predictor:
         self.framing = framing_of(self.meta)  # for data.framing.to_mnist
         self.mean, self.std = np.float32(self.meta["mean"]), np.float32(self.meta["std"])
         self.forward = jax.jit(lambda weights, x: class_probabilities(self.model, weights, x))
+        self.saliency = jax.jit(self.explained)
         self.lock = threading.Lock()  # one model call at a time
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         x = (images[..., None] - self.mean) / self.std  # (N, 28, 28, 1) as in training
         with self.lock:
             return np.asarray(self.forward(self.weights, jnp.asarray(x, np.float32)))
+
+    def explained(self, weights, images: jax.Array, classes: jax.Array):  # noqa: ANN001, ANN201
+        """(probabilities (N, K), classes (N,), gradient (N, 28, 28), strokes (N, 28, 28)):
+        the compiled part of ``explain``."""
+        x = (images[..., None] - self.mean) / self.std  # (N, 28, 28, 1)
+        logits, dx = class_saliency(self.model, *weights, x, classes)
+        gradient = dx[..., 0] / self.std  # chain rule through x = (pixel - mean) / std
+        probs = jax.nn.softmax(logits, axis=-1)
+        return probs, chosen_classes(logits, classes), gradient, times_input(gradient, images)
+
+    def explain(self, images: np.ndarray, classes: np.ndarray | None = None) -> Explanation:
+        """The probabilities of (N, 28, 28) inputs and the saliency map of ``classes`` (N,)
+        (default, or where negative: the predicted class)."""
+        k = len(self.class_names)
+        classes = np.full(len(images), -1) if classes is None else np.asarray(classes)
+        if classes.shape != (len(images),) or (classes >= k).any():
+            raise ValueError(f"expected {len(images)} classes below {k}, got {classes!r}")
+        with self.lock:
+            out = self.saliency(
+                self.weights,
+                jnp.asarray(images, np.float32),
+                jnp.asarray(classes, np.int32),
+            )
+        return Explanation(*(np.asarray(a) for a in out))
