@@ -1,5 +1,6 @@
 """Finishing a run: evaluation on the test split, the printed report, and the run folder's
-metrics.json and figures (the checkpoint is already there, written by experiments/fit.py)."""
+metrics.json and figures (the checkpoint is already there, written by experiments/fit.py).
+saliency.png comes from nn/saliency.py and experiments/saliency_figures.py."""
 
 from __future__ import annotations
 
@@ -16,13 +17,16 @@ from data import Dataset, get_dataset
 from data.augment import TEST_VIEWS, make_augment, parse_augment
 from experiments.cli import RunConfig
 from experiments.cluster import fingerprint
-from experiments.plots import save_augmented_grid, save_run_plots
+from experiments.plots import pyplot, save_augmented_grid, save_run_plots
 from experiments.rundir import METRICS, write_json, writing
+from experiments.saliency_figures import save_saliency_grid
 from experiments.start import CHECKPOINT, Run, describe, describe_device
+from nn.checkpoint import to_numpy
 from nn.evaluate import Evaluation, evaluate, make_eval_step
 from nn.model import ModelParams, ModelState, Sequential, count_params
 from nn.parallel import Placement
 from nn.report import build_report, format_report
+from nn.saliency import class_saliency, times_input
 
 
 class OnTest(NamedTuple):
@@ -111,6 +115,42 @@ def save_augmentation_figure(run: Run, images: int = 8, draws: int = 6) -> Path 
     return save_augmented_grid(run.folder / "augmented.png", x, augmented, title)
 
 
+def save_saliency_figure(run: Run, test: OnTest, per_row: int = 10) -> Path | None:
+    """saliency.png: the first test image of each class that the network read right (a row),
+    then its most confident mistakes (a row), each with the map of the class it chose, as
+    gradient x input of that class's log-probability (nn/saliency.py). The map is of the model
+    alone: with test-time augmentation the chosen class is the views' mean's. None without
+    matplotlib."""
+    if pyplot() is None:
+        return None
+    ds, preds, probs = run.data, test.evaluation.predictions, test.evaluation.probs
+    hits = [
+        np.flatnonzero((preds == ds.y_test) & (ds.y_test == c)) for c in range(len(ds.class_names))
+    ]
+    right = [int(rows[0]) for rows in hits if len(rows)]  # the first hit of each class
+    wrong = np.flatnonzero(preds != ds.y_test)
+    wrong = wrong[np.argsort(-probs[wrong, preds[wrong]], kind="stable")][:per_row]
+    chosen = np.array([*right[:per_row], *wrong], dtype=np.int64)  # (n,) test rows
+    if len(chosen) == 0:
+        return None
+    params, state = jax.tree_util.tree_map(to_numpy, (run.state.params, run.state.model_state))
+    x = ds.x_test[chosen]  # (n, H, W, C), standardised as in training
+    saliency = jax.jit(lambda p, s, x, c: class_saliency(run.model, p, s, x, c)[1])
+    dx = np.asarray(saliency(params, state, x, preds[chosen].astype(np.int32)))  # like x
+    pixels = x * np.float32(ds.std) + np.float32(ds.mean)  # (n, H, W, C) in [0, 1]
+    strokes = times_input(dx / np.float32(ds.std), pixels)  # chain rule through standardising
+    return save_saliency_grid(
+        run.folder / "saliency.png",
+        pixels[..., 0],
+        ds.y_test[chosen],
+        preds[chosen],
+        np.asarray(strokes)[..., 0],
+        ds.class_names,
+        f"Test images read right (first of each class) and wrong (most confident), predicted "
+        f"(actual) ({run.name}, {ds.name})",
+    )
+
+
 def write_run_folder(run: Run, test: OnTest, metrics: dict) -> list[Path]:
     """Write the figures and metrics.json (with the figures' names) into the run folder."""
     ds = run.data
@@ -127,7 +167,8 @@ def write_run_folder(run: Run, test: OnTest, metrics: dict) -> list[Path]:
             test=(test.evaluation.loss, test.evaluation.accuracy),
         )
         augmented = save_augmentation_figure(run)
-    figures += [augmented] if augmented is not None else []
+        saliency = save_saliency_figure(run, test)
+    figures += [p for p in (augmented, saliency) if p is not None]
     metrics["figures"] = [p.name for p in figures]
     write_json(run.folder / METRICS, metrics)
     print(f"Wrote {METRICS}, {CHECKPOINT} and {len(figures)} figures to {run.folder}")

@@ -48,5 +48,6 @@ def test_prints_keras_style_progress_summary_and_sample_predictions(one_epoch_ru
 
 def test_writes_the_figures(one_epoch_run):
     _, out = one_epoch_run
-    for name in ("curves", "confusion_matrix", "predictions", "mistakes", "classes"):
+    for name in ("curves", "confusion_matrix", "predictions", "mistakes", "classes", "saliency"):
         assert_real_image(out / f"{name}.png")
+    assert "saliency.png" in json.loads((out / "metrics.json").read_text())["figures"]

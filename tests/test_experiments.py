@@ -56,6 +56,8 @@ def test_experiment_writes_metrics_report_and_figures(runs, module):
     if dataset == "fashion-mnist":
         assert "for classes: T-shirt/top" in proc.stdout
     assert_real_image(out / "confusion_matrix.png")
+    assert_real_image(out / "saliency.png")  # every experiment explains some of its answers
+    assert "saliency.png" in metrics["figures"]
 
 
 def test_mlp_defaults_are_the_seeds_recipe():

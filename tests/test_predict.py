@@ -1,5 +1,5 @@
-"""experiments.predict: MNIST-like preprocessing, and predictions on digits rendered from the
-MNIST test set and on synthetic images."""
+"""experiments.predict: MNIST-like preprocessing, predictions on digits rendered from the MNIST
+test set and on synthetic images, and --explain's figures."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from data.framing import to_mnist
-from tests.cli import run_module
+from tests.cli import assert_one_line_error, assert_real_image, run_module
 
 PIL = pytest.importorskip("PIL.Image")
 
@@ -79,3 +79,42 @@ def test_show_saves_the_preprocessed_image_beside_the_original(checkpoint, tmp_p
     assert f"{path}: 1 (probability" in proc.stdout
     shown = PIL.open(tmp_path / "one-preprocessed.png")
     assert shown.size[1] == 280 and shown.size[0] > 280
+
+
+def test_explain_writes_a_png_per_image_with_what_the_network_saw_and_two_maps(
+    checkpoint, tmp_path
+):
+    from PIL import ImageDraw
+
+    paths = []
+    for folder, line in [("a", (100, 40, 100, 260)), ("b", (60, 60, 140, 60))]:
+        page = PIL.new("L", (200, 300), 255)
+        ImageDraw.Draw(page).line(line, fill=0, width=18)
+        (tmp_path / folder).mkdir()
+        paths.append(tmp_path / folder / "digit.png")  # the same name twice
+        page.save(paths[-1])
+    out = tmp_path / "explained" / "here"
+    proc = run_module("experiments.predict", *paths, "--checkpoint", checkpoint, "--explain", out)
+    assert proc.returncode == 0, proc.stderr
+    assert f"Saved 2 explanations in {out}" in proc.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["digit-2-explained.png", "digit-explained.png"]
+    for path in out.iterdir():
+        assert_real_image(path)
+        with PIL.open(path) as figure:
+            rgb = np.asarray(figure.convert("RGB"), np.int32)
+        assert figure.width > figure.height  # the input, then a column per class
+        red = (rgb[..., 0] - rgb[..., 2] > 60).sum()
+        blue = (rgb[..., 2] - rgb[..., 0] > 60).sum()
+        assert red > 100 and blue > 100, (path, red, blue)  # maps, in both colours
+
+
+def test_explain_into_a_file_is_a_one_line_error(checkpoint, tmp_path):
+    from PIL import ImageDraw
+
+    image, taken = tmp_path / "one.png", tmp_path / "taken"
+    page = PIL.new("L", (50, 50), 255)
+    ImageDraw.Draw(page).line((25, 5, 25, 45), fill=0, width=5)
+    page.save(image)
+    taken.write_text("a file, not a folder")
+    proc = run_module("experiments.predict", image, "--checkpoint", checkpoint, "--explain", taken)
+    assert_one_line_error(proc, "cannot create --explain folder", str(taken))
