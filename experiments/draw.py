@@ -1,4 +1,4 @@
-"""Draw a digit in the browser and watch the network classify it while you draw.
+"""Draw a digit in the browser and watch the network classify it, and see why, while you draw.
 
     python -m experiments.draw [--checkpoint PATH] [--port N] [--host H]
 
@@ -6,13 +6,16 @@ Serves a page (experiments/draw_page/: plain HTML, CSS and JavaScript that need 
 network) and a JSON API (experiments/draw_http.py), on the standard library's threading HTTP
 server:
 
-    GET  /api/info     {"checkpoint", "experiment", "dataset", "class_names", "max_bytes"}
-    POST /api/predict  the bytes of one image file (PNG, JPEG, ...) as the body ->
-                       {"class", "name", "probabilities", "input"}; bad input: 4xx {"error"}
+    GET  /api/info                  {"checkpoint", "experiment", "dataset", "class_names",
+                                     "max_bytes"}
+    POST /api/predict[?explain=K]   the bytes of one image file (PNG, JPEG, ...) as the body ->
+                                    {"class", "name", "probabilities", "input", "saliency"};
+                                    bad input: 4xx {"error"}
 
 A posted image goes through exactly what ``experiments.predict`` does with a file (decode_gray,
-to_mnist, one Predictor), loaded and compiled once, at start-up. Without --checkpoint the newest
-runs/cnn-*/checkpoint.npz is used. It listens on 127.0.0.1 unless
+to_mnist, one Predictor), loaded and compiled once, at start-up; ``saliency`` is the map of the
+predicted class, or of class K, from the network's own backward pass (nn/saliency.py). Without
+--checkpoint the newest runs/cnn-*/checkpoint.npz is used. It listens on 127.0.0.1 unless
 --host says otherwise.
 """
 
@@ -74,7 +77,7 @@ def serve(checkpoint: str | None, host: str, port: int) -> None:
     path = Path(checkpoint) if checkpoint else newest_checkpoint()
     with listen(host, port) as server:  # a port in use fails before the model is loaded
         predictor = Predictor(path)
-        predictor(np.zeros((1, 28, 28), np.float32))  # compile the forward for one image, now
+        predictor.explain(np.zeros((1, 28, 28), np.float32))  # compile it for one image, now
         server.app = App(predictor)
         info = server.app.info
         shown = f"[{host}]" if ":" in host else host

@@ -1,9 +1,9 @@
 """experiments.draw's HTTP side, on the standard library's threading HTTP server: routes, JSON
 errors, and a server that stays quiet and standing when clients misbehave.
 
-    GET  /, /index.html, /draw.css, /draw.js    the page (experiments/draw_page/)
-    GET  /api/info                              the checkpoint's description
-    POST /api/predict                           image bytes -> the answer (App)
+    GET  /, /index.html, /draw.css, /draw.js, ...            the page (experiments/draw_page/)
+    GET  /api/info                                          the checkpoint's description
+    POST /api/predict[?explain=K]                           image bytes -> the answer (App)
 
 Every error is JSON, {"error": "<what is wrong and what to do>"}: 4xx for a bad request, 500
 (with the traceback in the log) for a bug of ours. The log has one short line per failed request
@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from data import ImageError
 from experiments.draw_app import MAX_BODY, App
@@ -83,15 +83,30 @@ class Handler(BaseHTTPRequestHandler):
     def post(self, path: str, query: str) -> None:
         if path != "/api/predict":
             raise HttpError(HTTPStatus.NOT_FOUND, f"nothing to POST to at {path}: use /api/predict")
+        explain = self.explained_class(query)
         size = self.body_size()
         body = self.rfile.read(size)
         if len(body) < size:
             raise HttpError(HTTPStatus.BAD_REQUEST, "the body ended before its Content-Length")
         try:
-            answer = self.server.app.classify(body)
+            answer = self.server.app.classify(body, explain)
         except ImageError as e:
             raise HttpError(HTTPStatus.BAD_REQUEST, str(e)) from None
         self.send_json(HTTPStatus.OK, answer)
+
+    def explained_class(self, query: str) -> int | None:
+        """?explain=K: the class whose map to send (default: the predicted one)."""
+        asked = parse_qs(query).get("explain")
+        if asked is None:
+            return None
+        k = len(self.server.app.predictor.class_names)
+        if len(asked) == 1 and asked[0].isdigit() and int(asked[0]) < k:
+            return int(asked[0])
+        raise HttpError(
+            HTTPStatus.BAD_REQUEST,
+            f"explain={short(','.join(asked))!r} is not a class: use ?explain=K, K from 0 to "
+            f"{k - 1}, or leave it out for the predicted class",
+        )
 
     def body_size(self) -> int:
         """The body's length from Content-Length; 411, 400 or 413 when it is missing or wrong."""

@@ -1,8 +1,8 @@
 """experiments.draw's HTTP API, on a real server process: real MNIST test digits posted as PNG,
-then every kind of bad request, each answered with a JSON error while the server keeps serving;
-several requests at once; the page's own files and nothing else. (The command's options and
-Ctrl-C: tests/test_draw_cli.py; clients that go away, idle connections and a bug of ours:
-tests/test_draw_quiet.py.)"""
+with the saliency map of the predicted class or of any class asked for; then every kind of bad
+request, each answered with a JSON error while the server keeps serving; several requests at
+once; the page's own files and nothing else; Ctrl-C. (Clients that go away, idle connections
+and a bug of ours: tests/test_draw_quiet.py.)"""
 
 from __future__ import annotations
 
@@ -51,6 +51,29 @@ def test_predicts_real_mnist_test_digits_posted_as_png(server, mnist):
         seen = np.array(a["input"])
         assert seen.shape == (28, 28) and seen.min() == 0 and seen.max() > 200
         assert seen[0].sum() == 0 and seen[:, 0].sum() == 0  # MNIST-like: centred, black border
+
+
+def test_the_answer_carries_the_map_of_the_predicted_class_or_of_the_class_asked_for(server, mnist):
+    image = digit_png(mnist, 3)
+    status, answer = predict(server, image)
+    assert status == 200
+    shown = answer["saliency"]
+    assert (shown["class"], shown["name"]) == (answer["class"], answer["name"])
+    assert shown["score"] == "log_prob"
+    seen = np.array(answer["input"]) / 255  # pixels in [0, 1]
+    for kind in ("gradient", "gradient_x_input"):
+        assert np.array(shown[kind]).shape == (28, 28), kind
+    gradient, strokes = np.array(shown["gradient"]), np.array(shown["gradient_x_input"])
+    assert np.abs(gradient).max() > 0 and np.abs(strokes).max() > 0
+    assert np.all(strokes[seen == 0] == 0)  # gradient x input: nothing off the ink
+    off = 2e-3 * np.abs(gradient).max()  # "input" is rounded to 1/255, maps to 4 digits
+    np.testing.assert_allclose(strokes, gradient * seen, rtol=2e-3, atol=off)
+
+    other = (answer["class"] + 1) % 10
+    status, asked = request(server, "POST", f"/api/predict?explain={other}", image)[:2]
+    assert status == 200 and asked["saliency"]["class"] == other
+    assert asked["probabilities"] == answer["probabilities"]  # the same answer, another map
+    assert asked["saliency"]["gradient"] != shown["gradient"]
 
 
 def test_answers_exactly_what_experiments_predict_says_for_the_same_file(
@@ -125,6 +148,9 @@ def test_bad_requests_get_a_json_error_and_the_server_keeps_serving(server, mnis
         ("POST", "/api/predict", b"\0" * (MAX_BODY + 1), {}, 413, "more than the"),
         ("GET", "/api/predict", None, {}, 405, "POST an image"),
         ("POST", "/", flat, {}, 404, "use /api/predict"),
+        ("POST", "/api/predict?explain=10", flat, {}, 400, "'10' is not a class"),
+        ("POST", "/api/predict?explain=-1", flat, {}, 400, "use ?explain=K, K from 0 to 9"),
+        ("POST", "/api/predict?explain=2&explain=3", flat, {}, 400, "is not a class"),
         ("PUT", "/api/predict", flat, {}, 501, "Unsupported method"),
     ]
     for method, path, body, headers, status, words in bad:

@@ -1,12 +1,13 @@
 """experiments.draw's page in a real browser: headless Chromium (Debian's chromium and
 chromium-driver) driven by selenium draws real MNIST test digits with pointer events (a mouse on a
 desktop-sized window, a finger on a phone-sized one) along their strokes, and reads the answers
-from the page; it opens an image file and drops a file that is not an image. Each test saves a
-screenshot and prints where. Without a browser the tests skip (in CI they fail: .ci/run installs
-one)."""
+from the page; it shows the map of the answer and, on a click or a key, of another class; it
+opens an image file and drops a file that is not an image. Each test saves a screenshot and
+prints where. Without a browser the tests skip (in CI they fail: .ci/run installs one)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.browser import answer, answers, cleared, need_browser, open_browser, screenshot, wait_for
@@ -112,3 +113,68 @@ def test_an_opened_image_is_classified_and_a_dropped_non_image_shows_the_error(
     draw(browser, mnist.x_test[1, :, :, 0], "pen")  # and drawing works again, with a pen
     assert answer(browser, 2) == str(mnist.y_test[1])
     assert not browser.find_element("id", "error").is_displayed()
+
+
+def why(driver) -> dict:
+    """What the map shows: its class (data-class), its caption, and the count of its red and
+    blue pixels, read from the canvas."""
+    return driver.execute_script(
+        "const c = document.getElementById('why');"
+        "const d = c.getContext('2d').getImageData(0, 0, 28, 28).data;"
+        "let red = 0, blue = 0;"
+        "for (let i = 0; i < d.length; i += 4) {"
+        "  if (d[i] - d[i + 2] > 60) red++; if (d[i + 2] - d[i] > 60) blue++; }"
+        "return {cls: c.dataset.class, caption: document.getElementById('why-caption')"
+        ".textContent, red, blue, pixels: Array.from(d)};"
+    )
+
+
+def map_in_screenshot(driver, path) -> np.ndarray:
+    """The map's square cut out of a screenshot: (h, w, 3) pixels as the screen showed them."""
+    box = driver.execute_script(
+        "const r = document.getElementById('why').getBoundingClientRect();"
+        "return [r.left, r.top, r.right, r.bottom].map((v) => v * devicePixelRatio);"
+    )
+    with PIL.open(path) as shot:
+        return np.asarray(shot.convert("RGB").crop([round(v) for v in box]), np.int32)
+
+
+def red_and_blue(pixels: np.ndarray) -> tuple[int, int]:
+    r, b = pixels[..., 0], pixels[..., 2]
+    return int((r - b > 60).sum()), int((b - r > 60).sum())
+
+
+@pytest.mark.parametrize("browser", ["desktop"], indirect=True)
+def test_the_map_shows_why_and_another_class_on_a_click_or_a_key(browser, mnist, tmp_path):
+    from selenium.webdriver.common.keys import Keys
+
+    before = answers(browser)
+    draw(browser, mnist.x_test[0, :, :, 0], "mouse")  # a 7
+    said = answer(browser, before)
+    shown = why(browser)
+    assert shown["cls"] == said and shown["caption"] == f"Why {said}?"
+    assert shown["red"] > 10  # strokes that push towards the answer, in red
+    first = map_in_screenshot(browser, screenshot(browser, tmp_path, "map-answer.png"))
+    assert red_and_blue(first)[0] > 100  # and on the screen, scaled up
+
+    other = (int(said) + 1) % 10
+    buttons = browser.find_elements("css selector", "#bars button")
+    before = answers(browser)
+    buttons[other].click()
+    answer(browser, before)
+    chosen = why(browser)
+    assert chosen["cls"] == str(other) and chosen["caption"] == f"Map of {other}"
+    assert buttons[other].get_attribute("aria-pressed") == "true"
+    assert chosen["pixels"] != shown["pixels"]
+    second = map_in_screenshot(browser, screenshot(browser, tmp_path, "map-other.png"))
+    assert second.shape == first.shape and np.abs(second - first).max() > 100
+
+    before = answers(browser)
+    buttons[other].send_keys(Keys.ENTER)  # the keyboard: pressed again, back to the answer's map
+    answer(browser, before)
+    assert why(browser)["cls"] == said and buttons[other].get_attribute("aria-pressed") == "false"
+
+    browser.find_element("css selector", "label[for=map-gradient]").click()  # no new request
+    gradient = why(browser)
+    assert gradient["cls"] == said and gradient["pixels"] != shown["pixels"]
+    assert gradient["red"] > 10 and gradient["blue"] > 10

@@ -130,8 +130,11 @@ class Broken:
     class_names = [str(d) for d in range(10)]
     framing = DATASET_FRAMING["mnist"]
 
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        return np.zeros((len(images), 0))  # no classes at all: argmax fails
+    def explain(self, images: np.ndarray, classes: np.ndarray | None = None):  # noqa: ANN201
+        from experiments.predictor import Explanation
+
+        nothing = np.zeros((len(images), 0))  # no classes at all: argmax fails
+        return Explanation(nothing, np.zeros(len(images), int), images, images)
 
 
 def test_a_bug_answers_500_and_logs_its_traceback(digit, capfd):

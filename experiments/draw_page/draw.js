@@ -1,10 +1,13 @@
 // The drawing page of experiments.draw. Everything it shows comes from two endpoints:
-//   GET /api/info     the checkpoint's class names
-//   POST /api/predict the image's bytes -> {class, name, probabilities, input} or {error}
+//   GET /api/info                the checkpoint's class names
+//   POST /api/predict[?explain=K] the image's bytes -> {class, name, probabilities, input,
+//                                 saliency} or {error}
 // While you draw, the canvas is posted as a PNG at most every WAIT_MS (and once more when the
 // stroke ends); only one request is in flight at a time. An opened or dropped file is posted
 // as it is, so the server reads exactly the bytes `python -m experiments.predict` would.
-"use strict";
+// Choosing a class's bar asks for that class's map (answer.js shows it) until it is chosen
+// again or the pad is cleared.
+import { buildBars, markChosen, reset, show, showError } from "./answer.js";
 
 const WAIT_MS = 150; // debounce: at most one prediction per this many ms while drawing
 const INK = "#111"; // dark ink on white paper, like a pen on a page
@@ -14,10 +17,8 @@ const DATASETS = { mnist: "MNIST", "fashion-mnist": "Fashion-MNIST" };
 const $ = (id) => document.getElementById(id);
 const pad = $("pad");
 const ctx = pad.getContext("2d");
-const seen = $("seen").getContext("2d");
 const result = $("result");
 
-let classNames = [];
 let maxBytes = Infinity;
 let upload = null; // the File on the canvas, posted as it is until someone draws over it
 let stroke = null; // {id, x, y}: the pointer drawing now
@@ -26,7 +27,7 @@ let timer = null; // pending debounce
 let pending = false; // the canvas changed since the last request was sent
 let inFlight = false;
 let opening = false; // a file is being decoded before it is sent
-let answers = 0; // answers and errors shown so far, in data-answers (tests wait on it)
+let chosen = null; // the class whose map is asked for; null: the predicted class's
 
 function paper() {
   ctx.fillStyle = "#fff";
@@ -74,8 +75,7 @@ pad.addEventListener("pointermove", (e) => {
   for (const ev of events.length ? events : [e]) {
     const p = point(ev);
     line(stroke, p);
-    stroke.x = p.x;
-    stroke.y = p.y;
+    Object.assign(stroke, p);
   }
   changed();
 });
@@ -116,7 +116,8 @@ async function send() {
   const asked = generation;
   try {
     const body = upload || (await canvasPng());
-    const response = await fetch("api/predict", {
+    const query = chosen === null ? "" : `?explain=${chosen}`;
+    const response = await fetch(`api/predict${query}`, {
       method: "POST",
       headers: { "Content-Type": body.type || "application/octet-stream" },
       body,
@@ -139,81 +140,19 @@ async function send() {
   }
 }
 
-// ---- The answer.
+// ---- Choosing a class: its map is asked for, for the picture on the pad.
 
-function buildBars() {
-  const bars = $("bars");
-  bars.replaceChildren();
-  classNames.forEach((name) => {
-    const li = document.createElement("li");
-    const label = document.createElement("span");
-    label.className = "name";
-    label.textContent = name;
-    const track = document.createElement("span");
-    track.className = "track";
-    const fill = document.createElement("span");
-    fill.className = "fill";
-    track.append(fill);
-    const pct = document.createElement("span");
-    pct.className = "pct";
-    pct.textContent = "–";
-    li.append(label, track, pct);
-    bars.append(li);
-  });
-}
-
-function percent(p) {
-  return p >= 0.9995 ? "100%" : p < 0.0005 ? "0%" : `${(100 * p).toFixed(1)}%`;
-}
-
-function counted() {
-  answers += 1;
-  result.dataset.answers = String(answers);
-}
-
-function show(answer) {
-  counted();
-  $("error").hidden = true;
-  result.removeAttribute("data-empty");
-  $("answer").textContent = answer.name;
-  $("answer").classList.toggle("long", answer.name.length > 3);
-  $("confidence").textContent = `probability ${percent(answer.probabilities[answer.class])}`;
-  [...$("bars").children].forEach((li, k) => {
-    const p = answer.probabilities[k];
-    li.querySelector(".fill").style.width = `${(100 * p).toFixed(2)}%`;
-    li.querySelector(".pct").textContent = percent(p);
-    li.classList.toggle("top", k === answer.class);
-  });
-  const pixels = seen.createImageData(28, 28);
-  answer.input.flat().forEach((v, i) => {
-    pixels.data.set([v, v, v, 255], 4 * i);
-  });
-  seen.putImageData(pixels, 0, 0);
-}
-
-function reset(message) {
-  result.setAttribute("data-empty", "");
-  $("answer").textContent = "–";
-  $("answer").classList.remove("long");
-  $("confidence").textContent = message;
-  for (const li of $("bars").children) {
-    li.querySelector(".fill").style.width = "0";
-    li.querySelector(".pct").textContent = "–";
-    li.classList.remove("top");
-  }
-  seen.clearRect(0, 0, 28, 28);
-}
-
-function showError(message) {
-  counted();
-  reset("no prediction");
-  $("error").textContent = message;
-  $("error").hidden = false;
+function choose(k) {
+  chosen = chosen === k ? null : k;
+  markChosen(chosen);
+  if (!result.hasAttribute("data-empty")) changed(0); // an answer is shown: ask again
 }
 
 function clear() {
   generation += 1;
   upload = null;
+  chosen = null;
+  markChosen(chosen);
   pending = false;
   opening = false;
   clearTimeout(timer);
@@ -239,8 +178,7 @@ async function open(file) {
   try {
     const image = await createImageBitmap(file);
     const scale = Math.min(pad.width / image.width, pad.height / image.height);
-    const w = image.width * scale;
-    const h = image.height * scale;
+    const [w, h] = [image.width * scale, image.height * scale];
     ctx.drawImage(image, (pad.width - w) / 2, (pad.height - h) / 2, w, h);
   } catch (err) {
     // The browser cannot show it; the server will say whether it can read it.
@@ -287,7 +225,7 @@ async function start() {
   paper();
   try {
     const info = await (await fetch("api/info")).json();
-    classNames = info.class_names;
+    const classNames = info.class_names;
     maxBytes = info.max_bytes;
     const dataset = DATASETS[info.dataset] || info.dataset;
     if (info.dataset !== "mnist") {
@@ -300,7 +238,7 @@ async function start() {
     path.className = "path";
     path.textContent = `, from ${info.checkpoint}`;
     $("model").replaceChildren(`The ${info.experiment} model trained on ${dataset}`, path);
-    buildBars();
+    buildBars(classNames, choose);
     reset("draw something to start");
   } catch (err) {
     showError("the server cannot be reached: is `python -m experiments.draw` still running?");
