@@ -15,8 +15,8 @@ server:
 A posted image goes through exactly what ``experiments.predict`` does with a file (decode_gray,
 to_mnist, one Predictor), loaded and compiled once, at start-up; ``saliency`` is the map of the
 predicted class, or of class K, from the network's own backward pass (nn/saliency.py). Without
---checkpoint the newest runs/cnn-*/checkpoint.npz is used. It listens on 127.0.0.1 unless
---host says otherwise.
+--checkpoint the checkpoint of the run finished last under runs/ is used, whichever experiment
+it was (it says which). It listens on 127.0.0.1 unless --host says otherwise.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--checkpoint",
         metavar="PATH",
-        help=f"a run's {CHECKPOINT} (default: the newest runs/cnn-*/{CHECKPOINT})",
+        help=f"a run's {CHECKPOINT} (default: that of the run finished last under runs/)",
     )
     p.add_argument(
         "--port", type=port_number, default=8000, help="port to listen on (default: 8000; 0: any)"

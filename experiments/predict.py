@@ -7,8 +7,8 @@ from the paper's level at each place (an unevenly lit page is not one grey), inv
 ink is darker than the paper (MNIST digits are light on black), cropped to the digit's bounding
 box, scaled to fit 20x20 keeping its aspect ratio, and placed in a 28x28 field so that its centre
 of mass sits at the centre. For a Fashion-MNIST checkpoint, as Fashion-MNIST was made: trimmed,
-the longer side scaled to 28, the bounding box centred. Without --checkpoint the newest
-runs/cnn-*/checkpoint.npz is used.
+the longer side scaled to 28, the bounding box centred. Without --checkpoint the checkpoint of
+the run finished last under runs/ is used, whichever experiment it was (it says which).
 ``--show`` saves IMAGE's preprocessed 28x28 beside the original as <name>-preprocessed.png.
 ``--explain DIR`` saves DIR/<name>-explained.png: the 28x28 the network saw and, for its top two
 classes, which pixels pushed it towards each (nn/saliency.py; needs matplotlib).
@@ -136,7 +136,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--checkpoint",
         metavar="PATH",
-        help=f"a run's {CHECKPOINT} (default: the newest runs/cnn-*/{CHECKPOINT})",
+        help=f"a run's {CHECKPOINT} (default: that of the run finished last under runs/)",
     )
     p.add_argument(
         "--show",

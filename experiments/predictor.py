@@ -9,6 +9,7 @@ probabilities, and the probabilities with a saliency map for one class per pictu
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import NamedTuple
@@ -20,7 +21,7 @@ import numpy as np
 from data.framing import DATASET_FRAMING, Framing
 from experiments.outcome import UsageError
 from experiments.registry import EXPERIMENTS
-from experiments.rundir import CHECKPOINT
+from experiments.rundir import CHECKPOINT, METRICS
 from nn.checkpoint import load_weights, read_meta
 from nn.saliency import chosen_classes, class_saliency, times_input
 
@@ -32,15 +33,35 @@ class Explanation(NamedTuple):
     strokes: np.ndarray  # (N, 28, 28) gradient x input: each pixel's term of log p[class]
 
 
-def newest_checkpoint() -> Path:
-    """The newest runs/cnn-*/checkpoint.npz under the working folder."""
-    found = sorted(Path("runs").glob(f"cnn-*/{CHECKPOINT}"), key=lambda p: p.stat().st_mtime)
+def newest_checkpoint(runs: Path = Path("runs")) -> Path:
+    """The checkpoint a command uses when none is given: that of the run finished last under
+    ``runs`` (its metrics.json written after its last epoch), whichever experiment and dataset it
+    was; without a finished run, the newest checkpoint of an unfinished one. Prints which, and
+    why, so that the choice is never a surprise."""
+    found = list(runs.glob(f"*/{CHECKPOINT}"))
+    finished = [p for p in found if (p.parent / METRICS).is_file()]
     if not found:
         raise UsageError(
             "no checkpoint found: train one with `python -m experiments.cnn` "
             f"(it writes runs/cnn-<time>/{CHECKPOINT}), then pass --checkpoint PATH"
         )
-    return found[-1]
+    pool = finished or found
+    path = max(pool, key=lambda p: ((p.parent / METRICS) if finished else p).stat().st_mtime)
+    print(f"No --checkpoint given: using {path}, {_about(path, bool(finished))}")
+    return path
+
+
+def _about(path: Path, finished: bool) -> str:
+    """'the run finished last (experiments.cnn on mnist, test accuracy 99.45%)', or the like."""
+    if not finished:
+        return "the newest checkpoint (no run under runs/ has finished yet)"
+    try:
+        metrics = json.loads((path.parent / METRICS).read_text())
+        config = metrics.get("config", {})
+        what = f"experiments.{metrics['experiment']} on {config.get('dataset', 'mnist')}"
+        return f"the run finished last ({what}, test accuracy {metrics['test_accuracy']:.2%})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "the run finished last"
 
 
 def load_model(path: Path):  # noqa: ANN201  (returns (model, (params, model_state), meta))
