@@ -21,8 +21,9 @@ from typing import Any
 import jax
 
 from data.fetch import data_roots
-from experiments.cli import Command, RunConfig, parse_command
+from experiments.cli import Command, parse_command
 from experiments.cluster import start_cluster
+from experiments.config import RunConfig
 from experiments.finish import print_fingerprint, report_on_test, run_metrics, write_run_folder
 from experiments.fit import fit
 from experiments.outcome import UsageError, guarded

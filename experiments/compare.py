@@ -20,9 +20,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from data import DATASETS
-from experiments.cli import DATA_DIR_ENV, CliParser, positive_int
+from experiments.cli import DATA_DIR_ENV
 from experiments.cluster import Cluster, start_cluster
 from experiments.common import saved_config, saved_run_data_dirs, train
+from experiments.options import CliParser, positive_int
 from experiments.outcome import FileError, UsageError, guarded
 from experiments.plots import pyplot, save
 from experiments.registry import EXPERIMENTS
@@ -50,9 +51,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=COMPARED,
         help=f"default: {' '.join(COMPARED)} (best takes minutes per dataset: ask for it)",
     )
-    p.add_argument(
-        "--datasets", nargs="+", choices=sorted(DATASETS), default=["mnist", "fashion-mnist"]
-    )
+    p.add_argument("--datasets", nargs="+", choices=sorted(DATASETS), default=list(DATASETS))
     p.add_argument("--data-dir", metavar="DIR", help="data root (see experiments.cnn --help)")
     p.add_argument("--epochs", type=positive_int, help="override every model's epochs")
     p.add_argument(

@@ -14,8 +14,8 @@ import numpy as np
 
 from data import Dataset, get_dataset
 from data.augment import TEST_VIEWS, make_augment, parse_augment
-from experiments.cli import RunConfig
 from experiments.cluster import fingerprint
+from experiments.config import RunConfig
 from experiments.plots import save_augmented_grid, save_run_plots
 from experiments.rundir import METRICS, write_json, writing
 from experiments.start import CHECKPOINT, Run, describe, describe_device

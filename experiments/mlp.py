@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from experiments.cli import RunConfig
 from experiments.common import main
+from experiments.config import RunConfig
 from nn import Dense, Dropout, Flatten, ReLU, Sequential
 
 DEFAULTS = RunConfig(epochs=10, batch_size=512, lr=1e-3, schedule="constant")

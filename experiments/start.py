@@ -19,7 +19,7 @@ import optax
 
 from data import Dataset, load_dataset
 from data.load import hold_out, subset
-from experiments.cli import RunConfig
+from experiments.config import RunConfig
 from experiments.outcome import UsageError
 from experiments.rundir import CHECKPOINT
 from nn.batches import DeviceArrays

@@ -25,7 +25,7 @@ from data import (
 )
 from data.fetch import dataset_files
 from data.idx import IMAGES_MAGIC, LABELS_MAGIC, decode_idx, encode_idx, read_idx, write_idx
-from data.registry import DataFile, DatasetInfo
+from data.registry import MNIST, DataFile, DatasetInfo
 from nn.batches import batches, num_batches
 
 # ---------------------------------------------------------------- IDX format
@@ -103,6 +103,9 @@ def registry_for(files: dict, name="tiny", classes=3, mirrors=()) -> DatasetInfo
         class_names=tuple(map(str, range(classes))),
         mirrors=tuple(mirrors),
         credit="test",
+        augment="none",
+        test_views="none",
+        framing=MNIST.framing,
     )
 
 
