@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from data import DATASETS
-from data.augment import PRESETS, TEST_VIEWS
+from data.augment import PRESETS
+from data.views import TEST_VIEWS
 from experiments.cluster import Cluster
 from experiments.cluster_options import add_cluster_options, cluster_from
 from experiments.config import RunConfig
