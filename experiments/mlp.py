@@ -1,6 +1,6 @@
-"""The seed's MLP: Dense 128 ReLU, Dense 128 ReLU, Dropout 0.25, Dense 10 softmax, trained with
-Adam (Keras defaults, constant learning rate 1e-3) and categorical cross-entropy for 10 epochs
-at batch 512, as that seed's README does.
+"""The MLP of the Keras script this project started from: Dense 128 ReLU, Dense 128 ReLU,
+Dropout 0.25, Dense 10 softmax, trained with Adam (Keras defaults, constant learning rate 1e-3)
+and categorical cross-entropy for 10 epochs at batch 512, as that script's README does.
 
     python -m experiments.mlp [--dataset {mnist,fashion-mnist}] [--epochs N] ...
 """

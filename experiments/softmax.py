@@ -1,5 +1,5 @@
-"""Softmax regression: one dense layer on the flattened image, no hidden layer (a seed's
-"simple neural network").
+"""Softmax regression: one dense layer on the flattened image, no hidden layer (the "simple
+neural network" of a Keras script this project started from).
 
     python -m experiments.softmax [--dataset {mnist,fashion-mnist}] [--epochs N] ...
 """
