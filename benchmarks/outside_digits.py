@@ -33,10 +33,10 @@ from experiments.outcome import guarded
 def preprocess(samples: Sequence[Sample], framing: tuple | None = None) -> np.ndarray:
     """(N, 28, 28) float32: every file read as experiments.predict reads it, framed as
     ``framing`` (a checkpoint's ``Predictor.framing``; MNIST's by default)."""
-    from data.framing import DATASET_FRAMING, to_mnist
+    from data.framing import MNIST_FRAMING, to_mnist
     from data.images import decode_gray
 
-    framing = framing or DATASET_FRAMING["mnist"]
+    framing = framing or MNIST_FRAMING
     return np.stack([to_mnist(decode_gray(s.data, s.style), s.style, framing) for s in samples])
 
 

@@ -24,13 +24,13 @@ def measure(devices: int, batch: int, steps: int, platform: str) -> dict:
     import jax
     import optax
 
-    from experiments import cnn
+    from experiments.registry import EXPERIMENTS
     from nn.parallel import Placement, data_mesh
     from nn.train import EpochSums, init_state, make_train_step
 
     if platform != "cpu":
         jax.config.update("jax_platforms", platform)
-    model, optimizer = cnn.build_model(10), optax.adam(1e-3)
+    model, optimizer = EXPERIMENTS["cnn"].build_model(10), optax.adam(1e-3)
     place = Placement(data_mesh(devices))
     rng = np.random.default_rng(0)
     n = 8 * batch

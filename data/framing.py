@@ -9,33 +9,17 @@ is darker than the paper, as MNIST's digits are light on black); Pillow does the
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
 from data.images import pillow
-from data.paper import NOISE, ink_of
+from data.paper import ink_of
+from data.registry import Framing, get_dataset
 
-INK = 0.2  # a pixel is part of the digit above this fraction of the image's contrast
-
-
-class Framing(NamedTuple):
-    """How a dataset placed its pictures in the 28x28 field."""
-
-    side: int  # pixels of the picture's longer side
-    by_mass: bool  # centre its centre of mass (else its bounding box)
-    trim: float  # crop to the pixels above this fraction of the contrast
+MNIST_FRAMING = get_dataset("mnist").framing  # fit 20x20, centre of mass at the centre
+INK = MNIST_FRAMING.trim  # a pixel is part of a digit above this fraction of the contrast
 
 
-DATASET_FRAMING = {  # per dataset, by its registry name (data/registry.py)
-    "mnist": Framing(20, True, INK),  # LeCun et al.: fit 20x20, centre of mass at the centre
-    "fashion-mnist": Framing(28, False, NOISE),  # Xiao et al.: trim, longer edge 28, centred
-}
-
-
-def to_mnist(
-    gray: np.ndarray, name: str = "image", framing: Framing = DATASET_FRAMING["mnist"]
-) -> np.ndarray:
+def to_mnist(gray: np.ndarray, name: str = "image", framing: Framing = MNIST_FRAMING) -> np.ndarray:
     """(H, W) grayscale in [0, 1] -> (28, 28) float32, light digit on black, as in MNIST (or
     framed as ``framing`` says). The ink is measured from the paper's local level (``ink_of``),
     so that an unevenly lit page's shadow is not taken for part of the digit."""

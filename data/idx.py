@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from data.errors import IdxFormatError
-from nn.checkpoint import atomic_write
+from data.files import atomic_write
 
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801

@@ -1,4 +1,8 @@
-"""The datasets this project knows: file names, sizes, sha256 checksums, classes, mirrors.
+"""The datasets this project knows, each in one entry: its files (names, sizes, sha256
+checksums) and mirrors, its classes, and what the experiments need to know about it: the
+augmentation preset of ``--augment auto``, the test-time views of ``--tta auto``, and how its
+pictures were framed in the 28x28 field (so that an outside picture can be framed the same way).
+A dataset added here needs nothing else (tests/test_registry.py checks every entry).
 
 MNIST: Y. LeCun, C. Cortes, C. Burges, CC BY-SA 3.0.
 Fashion-MNIST: H. Xiao, K. Rasul, R. Vollgraf (Zalando Research), MIT licence.
@@ -7,6 +11,7 @@ Fashion-MNIST: H. Xiao, K. Rasul, R. Vollgraf (Zalando Research), MIT licence.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -14,6 +19,14 @@ class DataFile:
     name: str  # file name, identical on every mirror and in the local folder
     size: int  # bytes
     sha256: str
+
+
+class Framing(NamedTuple):
+    """How a dataset placed its pictures in the 28x28 field."""
+
+    side: int  # pixels of the picture's longer side
+    by_mass: bool  # centre its centre of mass (else its bounding box)
+    trim: float  # crop to the pixels above this fraction of the contrast
 
 
 @dataclass(frozen=True)
@@ -26,6 +39,9 @@ class DatasetInfo:
     class_names: tuple[str, ...]
     mirrors: tuple[str, ...]  # base URLs, tried in order; each ends with "/"
     credit: str
+    augment: str  # the augmentation preset of --augment auto (a name in data/augment.py)
+    test_views: str  # the test-time views of --tta auto (a name in data/views.py)
+    framing: Framing  # how its pictures sit in the field, for outside pictures
 
     @property
     def files(self) -> tuple[DataFile, ...]:
@@ -65,6 +81,9 @@ MNIST = DatasetInfo(
         "http://yann.lecun.com/exdb/mnist/",
     ),
     credit="MNIST by Y. LeCun, C. Cortes and C. Burges (CC BY-SA 3.0)",
+    augment="mnist",  # handwriting: other writers' slants, sizes, positions and pens
+    test_views="none",  # the one-pixel shifts gained nothing on MNIST
+    framing=Framing(20, True, 0.2),  # LeCun et al.: fit 20x20, centre of mass at the centre
 )
 
 FASHION_MNIST = DatasetInfo(
@@ -103,6 +122,9 @@ FASHION_MNIST = DatasetInfo(
     ),
     mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
     credit="Fashion-MNIST by Zalando Research (MIT licence)",
+    augment="fashion",  # clothing: mirror images, occlusion, small offsets
+    test_views="flip",  # a mirrored garment is the same garment
+    framing=Framing(28, False, 0.05),  # Xiao et al.: trim, longer edge 28, bounding box centred
 )
 
 DATASETS: dict[str, DatasetInfo] = {d.name: d for d in (MNIST, FASHION_MNIST)}

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import sys
 
-from experiments.cli import RunConfig
 from experiments.common import main
+from experiments.config import RunConfig
 from nn import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
 
 DEFAULTS = RunConfig(

@@ -1,12 +1,15 @@
-"""Running an experiment, top to bottom: start (or resume) the run, fit it, evaluate it on the
-test set, and write the run folder. Each step is its own module:
+"""Running an experiment, top to bottom: ``main`` is every experiment's command line
+(experiments/cnn.py and the others call it). It reads the options, opens the run folder, starts
+(or resumes) the run, fits it, evaluates it on the test set and writes the run folder; each step
+is its own module:
 
     experiments/start.py    data, model, optimizer, train state (fresh or from the checkpoint)
-    experiments/fit.py      the epochs, with a checkpoint after every one (and on SIGTERM)
+    experiments/fit.py      the epochs and their batches, a checkpoint after every epoch
     experiments/finish.py   test evaluation, the report, metrics.json and the figures
     experiments/rundir.py   the run folder: never replaced silently, locked while in use
 
-``main`` is every experiment's command line (experiments/cnn.py and the others call it).
+From ``main`` to a layer's backward: main -> fit -> the train step -> a piece of the batch ->
+forward_backward -> Sequential.backward -> Conv2D.backward (README: "The learner's path").
 """
 
 from __future__ import annotations
@@ -15,17 +18,18 @@ import shutil
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import jax
 
 from data.fetch import data_roots
-from experiments.cli import Command, RunConfig, parse_command
+from experiments.cli import Command, parse_command
 from experiments.cluster import start_cluster
-from experiments.finish import print_fingerprint, report_on_test, run_metrics, write_run_folder
+from experiments.config import RunConfig
+from experiments.finish import finish_run, report_on_test
 from experiments.fit import fit
-from experiments.outcome import UsageError, guarded
+from experiments.outcome import UsageError, ending
 from experiments.rundir import (
     METRICS,
     FolderLock,
@@ -46,46 +50,7 @@ from nn.checkpoint import CheckpointError, load_weights, read_meta
 from nn.model import Sequential
 from nn.parallel import Placement
 
-__all__ = ["CHECKPOINT", "evaluate_checkpoint", "main", "make_optimizer", "train"]
-
-
-def train(
-    name: str,
-    build_model: Callable[[int], Sequential],
-    cfg: RunConfig,
-    out_dir: Path,
-    *,
-    data_dirs: Sequence[str] | None = None,
-    resume: bool = False,
-    replace_run: bool = False,
-    placement: Placement | None = None,
-    stop: StopRequest | None = None,
-) -> dict[str, Any]:
-    """Train (or, with ``resume``, continue training) ``build_model(num_classes)`` as configured,
-    checkpointing after every epoch; then evaluate, report, and write the run folder. The data
-    is looked for in ``data_dirs`` (default: ``cfg.data_dir``), then the per-user cache. With
-    ``replace_run``, the run already in ``out_dir`` is removed once the new one has started.
-    ``stop`` stops it at a step boundary (see experiments/fit.py). With several processes every
-    process trains, and only process 0 writes. Returns metrics.json's contents."""
-    placement = placement or Placement()
-    lead = jax.process_index() == 0
-    cfg = replace(cfg, out=str(out_dir))
-    dirs = [cfg.data_dir] if data_dirs is None and cfg.data_dir else list(data_dirs or [])
-    run = start_run(
-        name, build_model, cfg, out_dir, data_dirs=dirs, resume=resume, placement=placement
-    )
-    announce(run, placement)
-    if replace_run and lead:
-        print(f"Replacing the run in {out_dir} (--overwrite)")
-        clear_run(out_dir)
-    run = fit(run, placement, stop)
-    weights = (run.state.params, run.state.model_state)
-    test = report_on_test(run.model, weights, run.data, run.cfg, placement)
-    metrics = run_metrics(run, test, placement)
-    print_fingerprint(run.state.params)
-    if lead:
-        write_run_folder(run, test, metrics)
-    return metrics
+__all__ = ["CHECKPOINT", "evaluate_checkpoint", "main", "make_optimizer"]
 
 
 def saved_config(path: Path, name: str, cli: RunConfig) -> tuple[RunConfig, dict]:
@@ -149,6 +114,35 @@ def evaluate_checkpoint(
     report_on_test(model, placement.tree((params, model_state)), ds, cfg, placement)
 
 
+def open_run(cmd: Command, name: str, held: ExitStack, made: list[Path]) -> tuple:
+    """The run folder, configuration and data folders of a new run or of the run to resume:
+    (folder, cfg, data_dirs). Process 0 locks the folder until ``held`` closes, and refuses a
+    folder that holds a run (unless --overwrite) or a finished run to resume; a folder it
+    creates goes into ``made``."""
+    lead = jax.process_index() == 0
+    if cmd.resume:
+        folder = Path(cmd.resume)
+        cfg, meta = saved_config(folder / CHECKPOINT, name, cmd.cfg)
+        dirs = saved_run_data_dirs(cmd.cfg.data_dir, cmd.env_data_dir, cfg.dataset, meta)
+        if lead:
+            held.callback(FolderLock(folder).release)
+            if meta["epoch"] >= cfg.epochs and (folder / METRICS).exists():
+                raise UsageError(
+                    f"{folder} already finished its {cfg.epochs} epochs; nothing to resume"
+                )
+        return folder, cfg, dirs
+    cfg = cmd.cfg
+    dirs = [d for d in (cfg.data_dir, cmd.env_data_dir) if d]
+    folder = Path(cfg.out or "runs/unused")  # process 0 names and makes it
+    if lead:
+        folder, created = prepare_out_dir(cfg.out, name)
+        made.extend([folder] if created else [])
+        held.callback(FolderLock(folder).release)
+        if not cmd.overwrite:
+            refuse_to_replace(folder)
+    return folder, cfg, dirs
+
+
 def main(
     name: str,
     doc: str,
@@ -157,60 +151,36 @@ def main(
     argv: Sequence[str] | None = None,
 ) -> int:
     """Parse the command line and run it: --eval-only, --resume, or a new run. Every expected
-    failure ends as one line and an exit code (experiments/outcome.py). A new run that fails before
-    its first checkpoint removes its folder, so nothing half-written remains; one stopped by
-    SIGTERM or Ctrl-C saves where it is and says how to resume."""
+    failure ends as one line and an exit code (experiments/outcome.py). A new run that fails
+    before its first checkpoint removes its folder, so nothing half-written remains; one stopped
+    by SIGTERM or Ctrl-C saves where it is and says how to resume. With several processes every
+    process trains, and only process 0 writes."""
     cmd = parse_command(argv, name, doc, defaults)
     made: list[Path] = []  # the folder this command created, removed if it fails
-
-    def body() -> None:
+    with ending(partial(keep_or_remove, made)) as end, ExitStack() as held:
         placement = start_cluster(cmd.cluster)
         if cmd.eval_only:
             evaluate_checkpoint(name, build_model, cmd, Path(cmd.checkpoint), placement)
-            return
-        lead = jax.process_index() == 0
-        with ExitStack() as held, StopRequest().installed() as stop:
-            if cmd.resume:
-                folder = Path(cmd.resume)
-                cfg, meta = saved_config(folder / CHECKPOINT, name, cmd.cfg)
-                dirs = saved_run_data_dirs(cmd.cfg.data_dir, cmd.env_data_dir, cfg.dataset, meta)
-                if lead:
-                    held.callback(FolderLock(folder).release)
-                    if meta["epoch"] >= cfg.epochs and (folder / METRICS).exists():
-                        raise UsageError(
-                            f"{folder} already finished its {cfg.epochs} epochs; nothing to resume"
-                        )
-            else:
-                cfg = cmd.cfg
-                dirs = [d for d in (cfg.data_dir, cmd.env_data_dir) if d]
-                folder = Path(cfg.out or "runs/unused")  # process 0 names and makes it
-                if lead:
-                    folder, created = prepare_out_dir(cfg.out, name)
-                    made.extend([folder] if created else [])
-                    held.callback(FolderLock(folder).release)
-                    if not cmd.overwrite:
-                        refuse_to_replace(folder)
-            train(
-                name,
-                build_model,
-                cfg,
-                folder,
-                data_dirs=dirs,
-                resume=bool(cmd.resume),
-                replace_run=cmd.overwrite,
-                placement=placement,
-                stop=stop,
-            )
+        else:
+            with StopRequest().installed() as stop:
+                folder, cfg, dirs = open_run(cmd, name, held, made)
+                cfg = replace(cfg, out=str(folder))
+                run = start_run(name, build_model, cfg, folder, data_dirs=dirs,
+                                resume=bool(cmd.resume), placement=placement)  # fmt: skip
+                announce(run, placement)
+                if cmd.overwrite and jax.process_index() == 0:
+                    print(f"Replacing the run in {folder} (--overwrite)")
+                    clear_run(folder)
+                run = fit(run, placement, stop)
+                finish_run(run, placement)
+    return end.code
 
-    def cleanup(interrupted: bool) -> str | None:
-        """Remove the folder this command made, unless a checkpoint in it holds the run's work:
-        then keep it and say how to go on."""
-        for folder in made:
-            if (folder / CHECKPOINT).exists():
-                return (
-                    f"the run's last checkpoint stays in {folder}: continue with --resume {folder}"
-                )
-            shutil.rmtree(folder, ignore_errors=True)
-        return None
 
-    return guarded(body, cleanup)
+def keep_or_remove(made: list[Path], interrupted: bool) -> str | None:
+    """After a failure: remove the folder this command made, unless a checkpoint in it holds
+    the run's work; then keep it and say how to go on."""
+    for folder in made:
+        if (folder / CHECKPOINT).exists():
+            return f"the run's last checkpoint stays in {folder}: continue with --resume {folder}"
+        shutil.rmtree(folder, ignore_errors=True)
+    return None

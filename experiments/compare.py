@@ -1,5 +1,6 @@
-"""The seeds' models side by side: test accuracy, parameter count and training time, on MNIST
-and Fashion-MNIST, as a table (comparison.md, comparison.json) and a bar chart (comparison.png).
+"""The small models and the CNNs side by side: test accuracy, parameter count and training
+time, on MNIST and Fashion-MNIST, as a table (comparison.md, comparison.json) and a bar chart
+(comparison.png).
 
     python -m experiments.compare [--data-dir DIR] [--out DIR]       train every model, then compare
     python -m experiments.compare --runs RUN_DIR [RUN_DIR ...]       compare finished runs
@@ -20,13 +21,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from data import DATASETS
-from experiments.cli import DATA_DIR_ENV, CliParser, positive_int
+from experiments.cli import DATA_DIR_ENV
 from experiments.cluster import Cluster, start_cluster
-from experiments.common import saved_config, saved_run_data_dirs, train
+from experiments.common import saved_config, saved_run_data_dirs
+from experiments.finish import finish_run
+from experiments.fit import fit
+from experiments.options import CliParser, positive_int
 from experiments.outcome import FileError, UsageError, guarded
 from experiments.plots import pyplot, save
 from experiments.registry import EXPERIMENTS
 from experiments.rundir import CHECKPOINT, prepare_out_dir, write_json, writing
+from experiments.start import announce, start_run
 
 COMPARED = [name for name in EXPERIMENTS if name != "best"]  # the README's table
 
@@ -50,9 +55,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=COMPARED,
         help=f"default: {' '.join(COMPARED)} (best takes minutes per dataset: ask for it)",
     )
-    p.add_argument(
-        "--datasets", nargs="+", choices=sorted(DATASETS), default=["mnist", "fashion-mnist"]
-    )
+    p.add_argument("--datasets", nargs="+", choices=sorted(DATASETS), default=list(DATASETS))
     p.add_argument("--data-dir", metavar="DIR", help="data root (see experiments.cnn --help)")
     p.add_argument("--epochs", type=positive_int, help="override every model's epochs")
     p.add_argument(
@@ -107,17 +110,11 @@ def train_all(args: argparse.Namespace, out: Path, env_data_dir: str | None) -> 
                 print(f"== {name} on {dataset}: {cfg.epochs} epochs at batch {cfg.batch_size}")
                 dirs = [d for d in (args.data_dir, env_data_dir) if d]
             folder, _ = prepare_out_dir(str(folder), name)
-            results.append(
-                train(
-                    name,
-                    module.build_model,
-                    cfg,
-                    folder,
-                    data_dirs=dirs,
-                    resume=resume,
-                    placement=placement,
-                )
-            )
+            cfg = replace(cfg, out=str(folder))
+            run = start_run(name, module.build_model, cfg, folder, data_dirs=dirs,
+                            resume=resume, placement=placement)  # fmt: skip
+            announce(run, placement)
+            results.append(finish_run(fit(run, placement), placement))
     return results
 
 
@@ -200,7 +197,7 @@ def chart(rows: list[dict], path: Path) -> Path | None:
             ax.set_ylim(max(0, low - 5), 100.5)
         ax.legend(fontsize=8)
         ax.margins(y=0.15)
-    fig.suptitle("The seeds' models side by side")
+    fig.suptitle("The models side by side")
     return save(plt, fig, path)
 
 

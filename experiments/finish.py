@@ -14,10 +14,12 @@ import jax
 import numpy as np
 
 from data import Dataset, get_dataset
-from data.augment import TEST_VIEWS, make_augment, parse_augment
-from experiments.cli import RunConfig
+from data.views import TEST_VIEWS
+from experiments.augmented import save_augmentation_figure
 from experiments.cluster import fingerprint
-from experiments.plots import pyplot, save_augmented_grid, save_run_plots
+from experiments.config import RunConfig
+from experiments.plots import pyplot, save_run_plots
+from experiments.report import build_report, format_report
 from experiments.rundir import METRICS, write_json, writing
 from experiments.saliency_figures import save_saliency_grid
 from experiments.start import CHECKPOINT, Run, describe, describe_device
@@ -25,13 +27,12 @@ from nn.checkpoint import to_numpy
 from nn.evaluate import Evaluation, evaluate, make_eval_step
 from nn.model import ModelParams, ModelState, Sequential, count_params
 from nn.parallel import Placement
-from nn.report import build_report, format_report
 from nn.saliency import class_saliency, times_input
 
 
 class OnTest(NamedTuple):
     evaluation: Evaluation  # loss, accuracy, predictions and probabilities on the test split
-    report: dict  # per-class metrics and the confusion matrix (nn/report.py)
+    report: dict  # per-class metrics and the confusion matrix (experiments/report.py)
     seconds: float  # the evaluation's wall-clock time
 
 
@@ -90,6 +91,18 @@ def run_metrics(run: Run, test: OnTest, placement: Placement) -> dict:
     }
 
 
+def finish_run(run: Run, placement: Placement) -> dict:
+    """Evaluate the fitted ``run`` on the test set and print the report; process 0 writes the run
+    folder. Returns what metrics.json holds."""
+    weights = (run.state.params, run.state.model_state)
+    test = report_on_test(run.model, weights, run.data, run.cfg, placement)
+    metrics = run_metrics(run, test, placement)
+    print_fingerprint(run.state.params)
+    if jax.process_index() == 0:
+        write_run_folder(run, test, metrics)
+    return metrics
+
+
 def print_fingerprint(params: ModelParams) -> None:
     """With several processes, every process says what it ended with: they must agree."""
     if jax.process_count() > 1:
@@ -99,20 +112,6 @@ def print_fingerprint(params: ModelParams) -> None:
             file=sys.stderr,
             flush=True,
         )
-
-
-def save_augmentation_figure(run: Run, images: int = 8, draws: int = 6) -> Path | None:
-    """augmented.png: what the run's --augment does, as ``draws`` draws of the first ``images``
-    test images beside them (the training images are no longer on the host). None when the
-    run augments nothing or matplotlib is missing."""
-    augment = make_augment(parse_augment(run.cfg.augmentation))
-    if augment is None:
-        return None
-    x = run.data.x_test[:images]  # (n, H, W, C)
-    keys = jax.random.split(jax.random.key(run.cfg.seed), draws)
-    augmented = np.stack([np.asarray(augment(k, jax.numpy.asarray(x))) for k in keys])
-    title = f"--augment {run.cfg.augmentation}: {draws} draws of {images} test images"
-    return save_augmented_grid(run.folder / "augmented.png", x, augmented, title)
 
 
 def save_saliency_figure(run: Run, test: OnTest, per_row: int = 10) -> Path | None:

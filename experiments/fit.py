@@ -1,10 +1,11 @@
-"""Fitting a run: its remaining epochs, each one seeded pass over the training data
-(nn/loop.py), then the validation split, the epoch's progress line and a checkpoint.
+"""Fitting a run: its remaining epochs, each one seeded pass over the training data, the train
+step (nn/train.py) called batch after batch (experiments/epoch.py keeps the epoch's books), then
+the validation split, the epoch's progress line and a checkpoint.
 
 Each epoch's row of the history holds the epoch's mean training loss and accuracy, its seconds,
 the validation loss and accuracy (with --validation), and ``points``: about CURVE_POINTS points
-of the training curves (nn/loop.py's CurvePoint: fractional epoch, step, and the loss and
-accuracy of the steps since the previous point), which experiments/plots.py draws.
+of the training curves (experiments/epoch.py's CurvePoint: fractional epoch, step, and the loss
+and accuracy of the steps since the previous point), which experiments/plots.py draws.
 
 The order of every epoch is a function of (seed, epoch), and dropout keys come from the PRNG key
 in the checkpoint, so a resumed run replays the interrupted epoch exactly: on CPU it ends with
@@ -22,15 +23,14 @@ import jax
 
 from data.augment import make_augment, parse_augment
 from experiments.cluster import agreed_stop
+from experiments.epoch import Epoch, EpochResult, to_json
 from experiments.outcome import Stopped
-from experiments.rundir import writing
+from experiments.progress import ProgressBar
+from experiments.rundir import write_checkpoint
 from experiments.start import CHECKPOINT, Run
 from experiments.stopping import StopRequest
-from nn.checkpoint import save_checkpoint
 from nn.evaluate import evaluate, make_eval_step
-from nn.loop import EpochResult, curve_to_dict, sums_to_dict, train_epoch
 from nn.parallel import Placement
-from nn.progress import ProgressBar
 from nn.train import TrainState, make_train_step
 
 CURVE_POINTS = 10  # training-curve points per epoch (every ceil(steps / 10) steps and the last)
@@ -61,21 +61,23 @@ def fit(run: Run, placement: Placement, stop: StopRequest | None = None) -> Run:
         print(f"Epoch {epoch + 1}/{cfg.epochs}", flush=True)
         bar = ProgressBar()
         partial = run.partial if epoch == run.epoch else None
-        state, result = train_epoch(
-            train_step,
-            state,
-            run.train_data,
+        books = Epoch(
+            len(run.data.y_train),
             batch_size=cfg.batch_size,
             seed=cfg.seed,
             epoch=epoch,
-            progress=bar,
             placement=placement,
-            start_step=partial.step if partial else 0,
-            sums=partial.sums if partial else None,
-            curve=partial.curve if partial else None,
+            progress=bar,
             curve_points=CURVE_POINTS,
-            stop=should_stop,
+            resumed=partial,
         )
+        sums = books.sums
+        for rows in books.batches():
+            state, sums = train_step(state, sums, run.train_data, *rows)
+            books.after_step(sums)
+            if not books.last and should_stop():
+                break
+        result = books.end(sums)
         seconds = result.seconds + (partial.seconds if partial else 0.0)
         if not result.finished:
             if bar.live:
@@ -102,13 +104,8 @@ def fit(run: Run, placement: Placement, stop: StopRequest | None = None) -> Run:
         bar.finish(steps, seconds, {k: row[k] for k in shown if k in row})
         train_seconds = run.train_seconds + time.perf_counter() - started
         if lead:
-            with writing(run.folder / CHECKPOINT):
-                save_checkpoint(
-                    run.folder / CHECKPOINT,
-                    state,
-                    run.header
-                    | {"epoch": epoch + 1, "history": history, "train_seconds": train_seconds},
-                )
+            meta = {"epoch": epoch + 1, "history": history, "train_seconds": train_seconds}
+            write_checkpoint(run.folder / CHECKPOINT, state, run.header | meta)
     if should_stop():  # before the test set's evaluation, which a resumed run then does
         raise stopped(run, stop, f"after its last epoch ({cfg.epochs})")
     return run._replace(
@@ -132,17 +129,9 @@ def save_mid_epoch(
 ) -> None:
     """The checkpoint of a run stopped inside ``epoch``: its state, the epochs completed, and
     the steps taken, running sums, curve points and seconds of the epoch it stopped in."""
-    meta = run.header | {
-        "epoch": epoch,
-        "step": result.steps,
-        "epoch_sums": sums_to_dict(result.sums),
-        "epoch_curve": curve_to_dict(result.curve),
-        "epoch_seconds": seconds,
-        "history": history,
-        "train_seconds": train_seconds,
-    }
-    with writing(run.folder / CHECKPOINT):
-        save_checkpoint(run.folder / CHECKPOINT, state, meta)
+    meta = run.header | to_json(result, seconds)
+    meta |= {"epoch": epoch, "history": history, "train_seconds": train_seconds}
+    write_checkpoint(run.folder / CHECKPOINT, state, meta)
 
 
 def stopped(run: Run, stop: StopRequest | None, where: str) -> Stopped:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sys
 
-from experiments.cli import RunConfig
 from experiments.common import main
+from experiments.config import RunConfig
 from nn import Dense, Flatten, ReLU, Sequential
 
 DEFAULTS = RunConfig(epochs=10, batch_size=128, lr=3e-3)

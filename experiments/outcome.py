@@ -15,16 +15,18 @@ from __future__ import annotations
 import signal
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from data import DataError
 from experiments.cluster import ClusterError
+from experiments.epoch import TrainingDiverged
 from nn.checkpoint import CheckpointError
-from nn.loop import TrainingDiverged
 
 EXIT_USAGE = 2  # a bad command-line value
 EXIT_FAILURE = 1  # data, checkpoint, the user's files, divergence, the cluster
 EXIT_BUG = 70  # an unexpected exception: a bug (sysexits' EX_SOFTWARE)
+Cleanup = Callable[[bool], str | None]  # cleanup(interrupted) -> a note for the message, or None
 
 
 class UsageError(Exception):
@@ -54,32 +56,43 @@ EXPECTED_ERRORS = (
 )
 
 
-def guarded(
-    body: Callable[[], None], cleanup: Callable[[bool], str | None] = lambda interrupted: None
-) -> int:
-    """Run ``body`` and return the exit code (see the module docstring). On any failure
-    ``cleanup(interrupted)`` first removes whatever the run had started to write; it may return
-    a note for the message, e.g. how to resume a run whose checkpoint it kept."""
+class Ending:
+    """How the command ended: its exit code, set when ``ending`` catches a failure."""
+
+    code: int = 0
+
+
+@contextmanager
+def ending(cleanup: Cleanup = lambda interrupted: None) -> Iterator[Ending]:
+    """``with ending(cleanup) as end:`` runs its body and sets ``end.code`` (see the module
+    docstring). On any failure ``cleanup(interrupted)`` first removes whatever the run had
+    started to write; it may return a note for the message, e.g. how to resume a run whose
+    checkpoint it kept."""
+    end = Ending()
     try:
-        body()
-        return 0
+        yield end
     except Stopped as e:
         cleanup(True)
         print(e, file=sys.stderr)
-        return 128 + e.signum
+        end.code = 128 + e.signum
     except EXPECTED_ERRORS as e:
-        code = EXIT_USAGE if isinstance(e, UsageError) else EXIT_FAILURE
-        failure = with_note(str(e), cleanup(False))
+        end.code = EXIT_USAGE if isinstance(e, UsageError) else EXIT_FAILURE
+        print(f"error: {with_note(str(e), cleanup(False))}", file=sys.stderr)
     except KeyboardInterrupt:
-        code = 128 + signal.SIGINT
-        failure = with_note("interrupted", cleanup(True))
+        end.code = 128 + signal.SIGINT
+        print(f"error: {with_note('interrupted', cleanup(True))}", file=sys.stderr)
     except Exception:
         traceback.print_exc()
         bug = "the traceback above is a bug in handjax, not a problem with your command or files"
         print(f"error: {with_note(bug, cleanup(False))}; please report it", file=sys.stderr)
-        return EXIT_BUG
-    print(f"error: {failure}", file=sys.stderr)
-    return code
+        end.code = EXIT_BUG
+
+
+def guarded(body: Callable[[], None], cleanup: Cleanup = lambda interrupted: None) -> int:
+    """Run ``body`` inside ``ending(cleanup)`` and return the exit code."""
+    with ending(cleanup) as end:
+        body()
+    return end.code
 
 
 def with_note(message: str, note: str | None) -> str:

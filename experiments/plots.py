@@ -5,7 +5,7 @@ confusion_matrix.png   heatmap with the count in every cell
 predictions.png        a grid of test images, predicted vs actual, mistakes in red
 mistakes.png           the most confident mistakes, with their probabilities
 classes.png            the first test image of each class
-augmented.png          training images beside augmented draws of them (save_augmented_grid)
+augmented.png          test images beside augmented draws of them (experiments/augmented.py)
 """
 
 from __future__ import annotations
@@ -88,9 +88,9 @@ def curves(
 ) -> Path:
     """Loss and accuracy against epochs (fractional): a line through every epoch's training-curve
     points (each the mean over the steps since the previous point, about ten an epoch: see
-    nn/loop.py's CurvePoint), a square where the validation split was measured (each epoch's
-    end) and a star for the test split (after the last epoch). A row without points (from a run
-    of an earlier version) stands for one point at its epoch's end, the epoch's mean."""
+    experiments/epoch.py), a square where the validation split was measured (each epoch's end)
+    and a star for the test split (after the last epoch). A row without points (from a run of an
+    earlier version) stands for one point at its epoch's end, the epoch's mean."""
     points = [p for row in history for p in row.get("points") or [row]]
     x = [float(p["epoch"]) for p in points]
     last = float(history[-1]["epoch"]) if history else 1.0
@@ -210,34 +210,6 @@ def first_of_each_class(
         ax.set_title(names[labels[i]], fontsize=8)
         ax.axis("off")
     fig.suptitle("First test image of each class")
-    return save(plt, fig, path)
-
-
-def save_augmented_grid(
-    path: Path, x: np.ndarray, augmented: np.ndarray, title: str = "Augmented training images"
-) -> Path | None:
-    """One row per image: the original x[i] (N, H, W, C) in the first column, then its D draws
-    augmented[:, i] (D, N, H, W, C). Every image of a row shares the original's grey scale, so
-    a change of brightness or thickness shows. Returns None (and writes nothing) without
-    matplotlib."""
-    plt = pyplot()
-    if plt is None:
-        return None
-    n, d = len(x), len(augmented)
-    fig, axes = plt.subplots(n, d + 1, figsize=(1.0 * (d + 1) + 0.4, 1.0 * n + 0.6), squeeze=False)
-    for i in range(n):
-        lo, hi = float(x[i].min()), float(x[i].max())
-        row = [x[i], *(augmented[j, i] for j in range(d))]
-        for j, (ax, img) in enumerate(zip(axes[i], row, strict=True)):
-            ax.imshow(img[:, :, 0], cmap="gray_r", vmin=lo, vmax=max(hi, lo + 1e-6))
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == 0:
-                ax.set_title("original" if j == 0 else f"draw {j}", fontsize=8)
-        for spine in axes[i, 0].spines.values():
-            spine.set_color("tab:blue")
-            spine.set_linewidth(2)
-    fig.suptitle(title, fontsize=10)
     return save(plt, fig, path)
 
 

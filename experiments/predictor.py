@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from data.framing import DATASET_FRAMING, Framing
+from data.registry import DATASETS, Framing
 from experiments.outcome import UsageError
 from experiments.registry import EXPERIMENTS
 from experiments.rundir import CHECKPOINT, METRICS
@@ -76,7 +76,7 @@ def load_model(path: Path):  # noqa: ANN201  (returns (model, (params, model_sta
 def framing_of(meta: dict) -> Framing:
     """The framing of the dataset a checkpoint was trained on (MNIST's when unknown)."""
     dataset = meta.get("config", {}).get("dataset", "mnist")
-    return DATASET_FRAMING.get(dataset, DATASET_FRAMING["mnist"])
+    return DATASETS.get(dataset, DATASETS["mnist"]).framing
 
 
 def class_probabilities(model, weights, x: jax.Array) -> jax.Array:  # noqa: ANN001

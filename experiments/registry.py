@@ -1,4 +1,8 @@
-"""Every experiment by name: its module has ``build_model(num_classes)`` and ``DEFAULTS``."""
+"""Every experiment by name. A recipe module (experiments/cnn.py and the others) declares
+``DEFAULTS`` (a RunConfig) and ``build_model(num_classes)``, and runs itself with one line,
+``sys.exit(main(name, __doc__, build_model, DEFAULTS))``; the registry is where the rest of the
+project (experiments.compare, experiments.predict, the benchmarks) finds them. A new recipe is
+one file plus one entry here (tests/test_registry.py checks both)."""
 
 from types import ModuleType
 

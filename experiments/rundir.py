@@ -20,9 +20,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from data.files import atomic_write
 from experiments.outcome import FileError, UsageError
-from nn.checkpoint import atomic_write
+from nn.checkpoint import checkpoint_bytes
 
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.json"
@@ -132,3 +134,10 @@ def writing(path: Path) -> Iterator[None]:
 def write_json(path: Path, payload: dict) -> None:
     with writing(path):
         atomic_write(path, (json.dumps(payload, indent=2) + "\n").encode())
+
+
+def write_checkpoint(path: Path, tree: Any, meta: dict) -> None:
+    """Write a run's checkpoint (nn/checkpoint.py) whole or not at all: a run killed while
+    writing it leaves the previous one."""
+    with writing(path):
+        atomic_write(path, checkpoint_bytes(tree, meta))

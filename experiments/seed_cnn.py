@@ -1,5 +1,6 @@
-"""The two seeds' CNN, on Fashion-MNIST by default: 5 epochs at batch 32 with Adam at Keras's
-default constant learning rate 1e-3, as their READMEs report.
+"""The CNN of the two Keras scripts this project started from, on Fashion-MNIST by default:
+5 epochs at batch 32 with Adam at Keras's default constant learning rate 1e-3, as their READMEs
+report.
 
 Their READMEs name the layers (Conv2D, MaxPooling2D with pool 3 and stride 3, Flatten, Dropout,
 Dense, softmax) but not every size; this is that layer list with Keras-example sizes.
@@ -11,8 +12,8 @@ from __future__ import annotations
 
 import sys
 
-from experiments.cli import RunConfig
 from experiments.common import main
+from experiments.config import RunConfig
 from nn import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
 
 DEFAULTS = RunConfig(dataset="fashion-mnist", epochs=5, batch_size=32, lr=1e-3, schedule="constant")

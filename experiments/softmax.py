@@ -1,5 +1,5 @@
-"""Softmax regression: one dense layer on the flattened image, no hidden layer (a seed's
-"simple neural network").
+"""Softmax regression: one dense layer on the flattened image, no hidden layer (the "simple
+neural network" of a Keras script this project started from).
 
     python -m experiments.softmax [--dataset {mnist,fashion-mnist}] [--epochs N] ...
 """
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from experiments.cli import RunConfig
 from experiments.common import main
+from experiments.config import RunConfig
 from nn import Dense, Flatten, Sequential
 
 DEFAULTS = RunConfig(epochs=10, batch_size=128, lr=1e-2)

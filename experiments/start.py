@@ -19,26 +19,17 @@ import optax
 
 from data import Dataset, load_dataset
 from data.load import hold_out, subset
-from experiments.cli import RunConfig
+from experiments.config import RunConfig
+from experiments.epoch import Resumed, resumed_from_json
 from experiments.outcome import UsageError
 from experiments.rundir import CHECKPOINT
 from nn.batches import DeviceArrays
 from nn.checkpoint import CheckpointError, load_checkpoint
-from nn.loop import Curve, curve_from_dict, sums_from_dict
 from nn.model import Sequential
 from nn.parallel import Placement
-from nn.train import EpochSums, TrainState, adam, init_state, one_cycle
+from nn.train import TrainState, adam, init_state, one_cycle
 
 MAX_STEPS = 2**31 - 1  # optax counts a run's steps in int32
-
-
-class Partial(NamedTuple):
-    """How far a run got into an epoch before it stopped (on SIGTERM or Ctrl-C)."""
-
-    step: int  # steps of the epoch already taken
-    sums: EpochSums  # the epoch's running sums after them
-    seconds: float  # the epoch's training seconds so far
-    curve: Curve | None = None  # the epoch's training-curve points so far (None: from its start)
 
 
 class Run(NamedTuple):
@@ -54,7 +45,7 @@ class Run(NamedTuple):
     optimizer: optax.GradientTransformation
     state: TrainState  # parameters, optimizer state, PRNG key (placed on the devices)
     epoch: int  # epochs completed
-    partial: Partial | None  # how far into the next epoch, for a run stopped inside one
+    partial: Resumed | None  # how far into the next epoch, for a run stopped inside one
     history: list[dict]  # a row per completed epoch: loss, accuracy, seconds, points, val_...
     train_seconds: float  # seconds spent training, earlier sessions of a resumed run included
     header: dict  # what every checkpoint's header repeats: experiment, model, config, ...
@@ -137,9 +128,7 @@ def start_run(
         try:
             epoch, history, seconds = meta["epoch"], meta["history"], meta["train_seconds"]
             if meta.get("step"):
-                sums = sums_from_dict(meta["epoch_sums"])
-                curve = curve_from_dict(meta["epoch_curve"]) if "epoch_curve" in meta else None
-                partial = Partial(meta["step"], sums, meta["epoch_seconds"], curve)
+                partial = resumed_from_json(meta)
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(
                 f"{folder / CHECKPOINT}: its header is incomplete ({type(e).__name__}: {e}); "

@@ -1,5 +1,7 @@
-"""handjax.nn: layers with hand-written forward and backward passes, a Sequential model, and the
-training loop that feeds their gradients to optax."""
+"""handjax.nn: layers with hand-written forward and backward passes, a Sequential model, the
+loss, and the train step that feeds their gradients to optax (nn/train.py). It stands on jax,
+optax and numpy alone; the application around it (run folders, progress, reports, figures) is
+experiments/."""
 
 from nn.activations import ReLU
 from nn.batchnorm import BatchNorm

@@ -1,6 +1,5 @@
-"""Checkpoints: a pytree of arrays (parameters, optimizer state, PRNG key) saved as one .npz,
-written atomically (temporary file, then rename), and loaded back only into a tree of the same
-structure, shapes and dtypes.
+"""Checkpoints: a pytree of arrays (parameters, optimizer state, PRNG key) saved as one .npz and
+loaded back only into a tree of the same structure, shapes and dtypes.
 
 Each array is stored under its tree path, e.g. ``.params[0]['w']`` or ``.opt_state[0].mu[2]['b']``,
 so a file is self-describing and a subtree (just the parameters) can be loaded on its own.
@@ -12,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -42,12 +40,19 @@ def to_numpy(leaf: Any) -> np.ndarray:
     return np.asarray(leaf)
 
 
-def save_checkpoint(path: str | os.PathLike, tree: Any, meta: dict | None = None) -> None:
+def checkpoint_bytes(tree: Any, meta: dict | None = None) -> bytes:
+    """The .npz file of ``tree`` with the JSON header ``meta``."""
     entries = {jax.tree_util.keystr(kp): to_numpy(leaf)
                for kp, leaf in jax.tree_util.tree_leaves_with_path(tree)}  # fmt: skip
     buf = io.BytesIO()
     np.savez(buf, **{META: np.array(json.dumps(meta or {}))}, **entries)
-    atomic_write(Path(path), buf.getvalue())
+    return buf.getvalue()
+
+
+def save_checkpoint(path: str | os.PathLike, tree: Any, meta: dict | None = None) -> None:
+    """Write ``checkpoint_bytes(tree, meta)`` to ``path``. (A run writes its checkpoint whole or
+    not at all: experiments/rundir.py's ``write_checkpoint``.)"""
+    Path(path).write_bytes(checkpoint_bytes(tree, meta))
 
 
 def load_weights(path: str | os.PathLike, model: Any, in_shape: tuple[int, ...]) -> tuple:
@@ -99,22 +104,3 @@ def load_checkpoint(path: str | os.PathLike, like: Any, prefix: str = "") -> tup
         raise CheckpointError(f"{path}: damaged checkpoint ({type(e).__name__}: {e})") from None
     treedef = jax.tree_util.tree_structure(like)
     return jax.tree_util.tree_unflatten(treedef, out), meta
-
-
-def atomic_write(path: Path, payload: bytes) -> None:
-    """Write bytes to ``path`` via a temporary sibling and os.replace; no partial file remains."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; use the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

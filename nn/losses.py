@@ -68,3 +68,12 @@ def softmax_cross_entropy_backward(cache: LossCache) -> Array:
     sum_j exp z[n, j] = p[n, k] - q[n, k]. Each row sums to 0.
     """
     return cache.weights[:, None] * (cache.probs - cache.targets)
+
+
+def cross_entropy(
+    logits: Array, labels: Array, *, label_smoothing: float = 0.0
+) -> tuple[Array, Array]:
+    """The mean cross-entropy of softmax(logits) (N, K) against labels (N,), and its gradient
+    with respect to the logits (N, K): the loss of the textbook train step (nn/train.py)."""
+    loss, cache = softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing)
+    return loss, softmax_cross_entropy_backward(cache)

@@ -6,7 +6,8 @@ batch of B rows is split into D blocks of B/D rows, one per device; the paramete
 state and the training data are replicated. Each device runs the same hand-written forward and
 backward as a single device (nn/train.py) on its block, with its loss gradient scaled by the
 block's share of the batch's total weight, so that ``lax.psum`` over ``data`` of the per-device
-gradients is exactly the gradient of the whole batch's mean loss. A batch that does not divide
+gradients is exactly the gradient of the whole batch's mean loss; every device then applies the
+same update to its copy of the parameters. A batch that does not divide
 by D is padded with weight-0 rows, which change nothing: the global batch stays the user's.
 """
 
@@ -16,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -79,33 +79,17 @@ def to_host(x: jax.Array) -> np.ndarray:
     return np.asarray(x)
 
 
-def sharded_gradients(mesh: Mesh, local: Callable[..., tuple]) -> Callable[..., tuple]:
-    """Wrap ``local(params, model_state, data, index, weight, total, key) -> (grads,
-    model_state, loss, hits)`` (one device's block, scaled by ``total``, the batch's weight) into
-    a function of the global batch that returns the summed (grads, loss, hits), the new model
-    state and ``total``, all replicated on every device. The model state needs no sum: layers
-    with batch statistics already reduce over the mesh axis (nn/batchnorm.py), so every device
-    computes the same new state."""
-
-    def per_device(
-        params: Any,
-        model_state: Any,
-        data: Any,
-        index: jax.Array,
-        weight: jax.Array,
-        key: jax.Array,
-    ) -> tuple:
-        total = jax.lax.psum(jnp.sum(weight), AXIS)
-        key = jax.random.fold_in(key, jax.lax.axis_index(AXIS))  # own random draws per device
-        grads, model_state, loss, hits = local(params, model_state, data, index, weight, total, key)
-        grads, loss, hits = jax.lax.psum((grads, loss, hits), AXIS)
-        return grads, model_state, loss, hits, total
-
+def sharded(mesh: Mesh, step: Callable[..., tuple]) -> Callable[..., tuple]:
+    """``step(state, sums, data, index, weight) -> (state, sums)`` run on every device of the
+    mesh at once: the state, the sums and the data replicated, the batch's rows ``index`` and
+    ``weight`` split into one block per device. Inside, ``step`` sees its own block and sums over
+    the devices with ``lax.psum(..., AXIS)`` (nn/train.py sums the gradients); what it returns
+    must then be the same on every device."""
     return jax.shard_map(
-        per_device,
+        step,
         mesh=mesh,
-        in_specs=(P(), P(), P(), P(AXIS), P(AXIS), P()),
-        out_specs=(P(), P(), P(), P(), P()),
+        in_specs=(P(), P(), P(), P(AXIS), P(AXIS)),
+        out_specs=(P(), P()),
     )
 
 

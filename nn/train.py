@@ -1,29 +1,32 @@
 """The training step: forward, loss, backward, optimizer update.
 
-Read this file in order. ``train_step`` is the textbook step, for one batch (x, y), in four
-lines; ``forward_backward`` is its first three. Everything after them makes the same step fast
-on real hardware. The gradient is the same, up to float rounding; what can differ is only where
-random layers draw from (each micro-batch and each device draws its own dropout mask):
+Read this file in order. ``train_step`` is the textbook step for one batch (x, y): the four
+numbered steps, the first three in ``forward_backward``. experiments/from_scratch.py trains
+with it. ``make_train_step`` then makes the same step fast on real hardware; the gradient is
+the same, up to float rounding, and what it changes is said where it changes it:
 
-- ``make_train_step`` jits the step over data already on the device (each step gathers its rows
-  there instead of copying a batch from the host), donates the state so that XLA updates the
-  parameters and Adam's moments in place, applies the optional augmentation, and keeps the
-  epoch's running sums on the device;
-- ``micro_batched`` splits a batch into chunks on a CPU (where small chunks stay in its caches)
-  and sums their gradients: the same gradient, computed in pieces;
-- ``nn.parallel.sharded_gradients`` runs the same on every device of a mesh, each on its block
-  of the batch, and sums the gradients over the devices.
+- it is jitted over data already on the device (each step gathers its rows there instead of
+  copying a batch from the host) and donates the state, so that XLA updates the parameters and
+  Adam's moments in place; it applies the optional augmentation and keeps the epoch's running
+  sums on the device (nn/epoch_sums.py);
+- on a CPU it splits a batch into chunks whose activations stay in the caches and sums their
+  gradients (nn/micro_batch.py): the same gradient, computed in pieces;
+- with a mesh of several devices each device does this for its block of the batch and the
+  gradients are summed across the devices (nn/parallel.py).
 
-The epoch loop around the step is nn/loop.py; evaluation is nn/evaluate.py.
+Each piece of a batch (a chunk, a device's block) goes through ``forward_backward`` with a loss
+of its own: weighted (padding rows weigh 0) and scaled by the piece's share of the batch, so
+that the pieces' gradients add up to the batch's. Random layers draw differently: each piece
+draws its own dropout mask.
 
-Shapes: N examples, B batch size, K classes, R rows of one piece of a batch (a micro-batch, or
-one device's block); X (N, ...) and Y (N,) live on the device.
+Shapes: B batch size, K classes, R rows of one piece of a batch; the data X (N, ...) and
+Y (N,) live on the device.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -32,11 +35,14 @@ from jax import lax
 from jax.sharding import Mesh
 
 from nn.batches import DeviceArrays
-from nn.losses import softmax_cross_entropy, softmax_cross_entropy_backward
+from nn.epoch_sums import EpochSums
+from nn.losses import cross_entropy, softmax_cross_entropy, softmax_cross_entropy_backward
+from nn.micro_batch import MicroBatch, chunk_size, resolve_micro_batch
 from nn.model import ModelParams, ModelState, Sequential
-from nn.parallel import AXIS, sharded_gradients
+from nn.parallel import AXIS, sharded
 
 Array = jax.Array
+Loss = Callable[[Array, Array], tuple[Array, Array]]  # (logits, y) -> (loss, dloss/dlogits)
 
 
 class TrainState(NamedTuple):
@@ -44,32 +50,6 @@ class TrainState(NamedTuple):
     model_state: ModelState  # one dict per layer, updated by the forward pass (BatchNorm's stats)
     opt_state: Any  # the optax optimizer's state, same leaves as params (Adam: mu, nu, count)
     key: Array  # PRNG key; split once per step for the step's random draws (dropout, augment)
-
-
-def forward_backward(
-    model: Sequential,
-    params: ModelParams,
-    model_state: ModelState,
-    x: Array,
-    y: Array,
-    weight: Array | None = None,
-    *,
-    key: Array | None = None,
-    label_smoothing: float = 0.0,
-    share: Array | float = 1.0,
-) -> tuple[ModelParams, ModelState, Array, Array]:
-    """The gradient of the batch's mean loss: (grads, new model state, loss, logits (B, K)).
-    When (x, y) is a piece of a larger batch, ``share`` is its part of that batch's weight: the
-    gradient is then of the larger batch's mean loss (and the loss returned is share x this
-    piece's mean loss), so that the pieces' gradients add up to the batch's."""
-    # 1. forward: the logits, what each layer's backward needs, and the layers' new state
-    logits, caches, model_state = model.forward(params, model_state, x, key=key, train=True)
-    # 2. loss, and its gradient with respect to the logits
-    loss, loss_cache = softmax_cross_entropy(logits, y, weight, label_smoothing=label_smoothing)
-    dlogits = softmax_cross_entropy_backward(loss_cache) * share  # (B, K)
-    # 3. backward: the chain rule through the layers, last to first
-    grads, _ = model.backward(params, caches, dlogits)
-    return grads, model_state, loss * share, logits
 
 
 def train_step(
@@ -91,30 +71,135 @@ def train_step(
     return TrainState(params, model_state, opt_state, key), loss
 
 
-class EpochSums(NamedTuple):
-    """Running totals of one epoch, kept on the device so that no step waits for the host."""
+def forward_backward(
+    model: Sequential,
+    params: ModelParams,
+    model_state: ModelState,
+    x: Array,
+    y: Array,
+    *,
+    key: Array | None = None,
+    loss: Loss = cross_entropy,
+) -> tuple[ModelParams, ModelState, Array, Array]:
+    """The gradient of the loss of the batch x (B, ...), y (B,): (grads, new model state, loss,
+    logits (B, K)). ``loss(logits, y)`` returns the loss and its gradient with respect to the
+    logits: the mean cross-entropy unless told otherwise."""
+    # 1. forward: the logits, what each layer's backward needs, and the layers' new state
+    logits, caches, model_state = model.forward(params, model_state, x, key=key, train=True)
+    # 2. the loss, and its gradient with respect to the logits
+    value, dlogits = loss(logits, y)  # (), (B, K)
+    # 3. backward: the chain rule through the layers, last to first
+    grads, _ = model.backward(params, caches, dlogits)
+    return grads, model_state, value, logits
 
-    loss: Array  # () float32, sum over steps of (batch loss x real examples in the batch)
-    correct: Array  # () float32, correctly classified real examples
-    count: Array  # () float32, real examples seen
-    steps: Array  # () int32, steps taken
-    first_bad: Array  # () int32, first step whose loss was NaN or infinite, -1 if none
 
-    @staticmethod
-    def zeros() -> EpochSums:
-        f32 = lambda: jnp.zeros((), jnp.float32)  # noqa: E731  (distinct buffers: all donated)
-        return EpochSums(f32(), f32(), f32(), jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32))
+def piece_loss(weight: Array, share: Array, label_smoothing: float) -> Loss:
+    """The loss of one piece of a batch: the cross-entropy weighted by ``weight`` (R,) (0 for a
+    padding row), with ``label_smoothing``, times ``share``, the piece's part of the batch's
+    weight. The share enters at the logits, before the backward, so that a layer whose backward
+    mixes the rows of the whole batch (BatchNorm over several devices) sees every piece at the
+    same scale."""
 
-    def add(self, loss: Array, hits: Array, real: Array) -> EpochSums:
-        """The sums after one more step with mean loss ``loss`` over ``real`` examples."""
-        bad = ~jnp.isfinite(loss) & (self.first_bad < 0)
-        return EpochSums(
-            loss=self.loss + loss * real,
-            correct=self.correct + hits,
-            count=self.count + real,
-            steps=self.steps + 1,
-            first_bad=jnp.where(bad, self.steps, self.first_bad),
+    def loss(logits: Array, y: Array) -> tuple[Array, Array]:
+        value, cache = softmax_cross_entropy(logits, y, weight, label_smoothing=label_smoothing)
+        return value * share, softmax_cross_entropy_backward(cache) * share
+
+    return loss
+
+
+Augment = Callable[[Array, Array], Array]  # augment(key, x (R, H, W, C)) -> x, same shape
+
+
+def make_train_step(
+    model: Sequential,
+    optimizer: optax.GradientTransformation,
+    *,
+    micro_batch: MicroBatch = "auto",
+    mesh: Mesh | None = None,
+    augment: Augment | None = None,
+    label_smoothing: float = 0.0,
+) -> Callable[..., tuple[TrainState, EpochSums]]:
+    """step(state, sums, data, index, weight) -> (state, sums): ``train_step`` on the rows
+    ``index`` (B,) of the device-resident ``data`` (weight 0 marks padding rows), jitted, with
+    the state and the sums donated so that XLA updates them in place.
+
+    On a CPU a batch larger than ``micro_batch`` ("auto": nn/micro_batch.py's default for the
+    devices' platform) is processed in chunks. A model with batch statistics (BatchNorm) is never
+    split into chunks: its layers must see the whole batch. With a ``mesh`` of several devices
+    each device takes its block of the batch and the gradients are summed over the devices;
+    layers with batch statistics reduce over the mesh axis, so they too see the whole batch.
+
+    Padding. Weight-0 rows (a padded last batch, or a batch padded to a multiple of the device
+    count) change no gradient of a model whose examples are independent. BatchNorm, though,
+    normalises every row it is given, padding included: give a model with batch statistics full
+    batches of real rows (drop the last partial batch, and use a batch size that the device
+    count divides; the experiments check this).
+    """
+    micro_batch = None if model.mixes_batch else resolve_micro_batch(micro_batch, mesh)
+    parallel = mesh is not None and mesh.size > 1
+    if parallel:
+        model = model.with_axis_name(AXIS)
+
+    def piece(
+        params: ModelParams,
+        model_state: ModelState,
+        data: DeviceArrays,
+        total: Array,
+        index: Array,
+        weight: Array,
+        key: Array,
+    ) -> tuple[ModelParams, ModelState, Array, Array]:
+        """forward_backward of the rows ``index`` (R,), gathered on the device and (with
+        ``augment``) augmented there, as a piece of a batch of weight ``total``: (grads, model
+        state, loss, correctly classified rows), the sums over the pieces being the batch's."""
+        x, y = data.x[index], data.y[index]  # (R, ...), (R,) gathered on the device
+        if augment is not None:  # without it, the layers get the key train_step would give them
+            key, augment_key = jax.random.split(key)
+            x = augment(augment_key, x)
+        share = jnp.sum(weight) / jnp.maximum(total, 1e-12)  # this piece's part of the batch
+        loss = piece_loss(weight, share, label_smoothing)
+        grads, model_state, value, logits = forward_backward(
+            model, params, model_state, x, y, key=key, loss=loss
         )
+        right = jnp.argmax(logits, axis=-1).astype(y.dtype) == y
+        return grads, model_state, value, jnp.sum(weight * right.astype(weight.dtype))
+
+    def step(
+        state: TrainState, sums: EpochSums, data: DeviceArrays, index: Array, weight: Array
+    ) -> tuple[TrainState, EpochSums]:
+        params, (key, step_key) = state.params, jax.random.split(state.key)
+        total = jnp.sum(weight)
+        if parallel:  # this is one device's block of the batch: the whole batch's weight
+            total = lax.psum(total, AXIS)
+            step_key = jax.random.fold_in(step_key, lax.axis_index(AXIS))  # its own draws
+        chunks = index.shape[0] // chunk_size(index.shape[0], micro_batch)
+        if chunks == 1:
+            grads, model_state, loss, hits = piece(
+                params, state.model_state, data, total, index, weight, step_key
+            )
+        else:  # micro-batches, one after the other (lax.scan), their gradients summed
+            rows = (index.reshape(chunks, -1), weight.reshape(chunks, -1))  # (chunks, R) each
+            rows += (jax.random.split(step_key, chunks),)
+
+            def add_piece(carry: tuple, chunk: tuple) -> tuple[tuple, None]:
+                grads, model_state, loss, hits = carry
+                g, model_state, l, h = piece(params, model_state, data, total, *chunk)
+                return (jax.tree_util.tree_map(jnp.add, grads, g), model_state, loss + l,
+                        hits + h), None  # fmt: skip
+
+            # The first chunk seeds the running sums, so the carry has the body's own type
+            # (under shard_map: varying across devices, which a zero-initialised carry is not).
+            first = piece(params, state.model_state, data, total, *(r[0] for r in rows))
+            rest = tuple(r[1:] for r in rows)
+            (grads, model_state, loss, hits), _ = lax.scan(add_piece, first, rest)
+        if parallel:  # sum over the devices; BatchNorm's state is already the same on each
+            grads, loss, hits = lax.psum((grads, loss, hits), AXIS)
+        # 4. update, once for the whole batch
+        updates, opt_state = optimizer.update(grads, state.opt_state, params)
+        params = optax.apply_updates(params, updates)
+        return TrainState(params, model_state, opt_state, key), sums.add(loss, hits, total)
+
+    return jax.jit(sharded(mesh, step) if parallel else step, donate_argnums=(0, 1))
 
 
 def adam(lr: float | optax.Schedule) -> optax.GradientTransformation:
@@ -144,171 +229,3 @@ def init_state(
         return TrainState(params, model_state, optimizer.init(params), train_key)
 
     return jax.jit(build)(jax.random.key(seed))
-
-
-# On a CPU, batches above this size are split into chunks of at most this many examples (see
-# make_train_step). On the 2-core CPU of BENCHMARKS.md, 16 beat 32 by 5-13% at batch 128 and 512
-# and by 1-5% at batch 32 (python -m benchmarks.train --micro-batch 16 32); 8 and 64 were slower.
-MICRO_BATCH = 16
-
-
-def default_micro_batch(platform: str) -> int | None:
-    """MICRO_BATCH on a CPU, where small chunks keep the activations in its caches; None (the
-    whole batch at once) on GPUs and TPUs, which need large batches to fill their cores."""
-    return MICRO_BATCH if platform == "cpu" else None
-
-
-MicroBatch = int | Literal["auto"] | None  # a chunk size, "auto", or None: whole batches
-
-
-def resolve_micro_batch(micro_batch: MicroBatch, mesh: Mesh | None = None) -> int | None:
-    """The chunk size that ``micro_batch`` stands for: "auto" is ``default_micro_batch`` of the
-    platform of the mesh's devices (of the default device without a mesh)."""
-    if micro_batch != "auto":
-        return micro_batch
-    device = mesh.devices.flat[0] if mesh is not None else jax.devices()[0]
-    return default_micro_batch(device.platform)
-
-
-def chunk_size(batch: int, micro_batch: int | None) -> int:
-    """The largest divisor of ``batch`` that is at most ``micro_batch`` (the whole batch when
-    micro-batching is off, the batch is small, or no divisor above micro_batch/2 exists)."""
-    if not micro_batch or batch <= micro_batch:
-        return batch
-    best = max(d for d in range(1, micro_batch + 1) if batch % d == 0)
-    return best if 2 * best >= micro_batch else batch
-
-
-Augment = Callable[[Array, Array], Array]  # augment(key, x (C, H, W, Ch)) -> x, same shape
-# Gradients of some rows of the data: (params, model_state, data, index, weight, total, key)
-# -> (grads, model_state, loss, hits), each scaled by the rows' share of ``total``, the weight
-# of the whole batch, so that the sums over the pieces of a batch are the batch's values.
-RowsGradients = Callable[..., tuple[ModelParams, ModelState, Array, Array]]
-
-
-def rows_gradients(
-    model: Sequential, *, augment: Augment | None = None, label_smoothing: float = 0.0
-) -> RowsGradients:
-    """``forward_backward`` of the rows ``index`` of the device-resident data, gathered on the
-    device and (with ``augment``) augmented there, scaled by their share of the batch. The
-    scale enters at the logits, before the backward: a layer whose backward mixes the rows of
-    the whole batch (BatchNorm over several devices) then sees every piece at the same scale."""
-
-    def grads_of_rows(
-        params: ModelParams,
-        model_state: ModelState,
-        data: DeviceArrays,
-        index: Array,
-        weight: Array,
-        total: Array,
-        key: Array,
-    ) -> tuple[ModelParams, ModelState, Array, Array]:
-        x, y = data.x[index], data.y[index]  # (R, ...), (R,) gathered on the device
-        if augment is not None:  # without it, the layers get the key train_step would give them
-            key, augment_key = jax.random.split(key)
-            x = augment(augment_key, x)
-        share = jnp.sum(weight) / jnp.maximum(total, 1e-12)  # this piece's part of the batch
-        grads, model_state, loss, logits = forward_backward(
-            model, params, model_state, x, y, weight,
-            key=key, label_smoothing=label_smoothing, share=share,
-        )  # fmt: skip
-        right = jnp.argmax(logits, axis=-1).astype(y.dtype) == y
-        hits = jnp.sum(weight * right.astype(weight.dtype))
-        return grads, model_state, loss, hits
-
-    return grads_of_rows
-
-
-def micro_batched(grads_of_rows: RowsGradients, micro_batch: int | None) -> RowsGradients:
-    """The same function, computed in chunks of ``chunk_size(rows, micro_batch)`` rows one after
-    the other (``lax.scan``) and summed. Only the working set shrinks: the activations of a chunk
-    stay in the CPU's caches (large batches otherwise run up to 3x slower per image). The model
-    state is threaded through the chunks in order, so a stateful layer that does not mix the
-    batch would update once per chunk; the layers that mix it (BatchNorm) never get here,
-    because ``make_train_step`` turns chunking off for them."""
-
-    def chunked(
-        params: ModelParams,
-        model_state: ModelState,
-        data: DeviceArrays,
-        index: Array,
-        weight: Array,
-        total: Array,
-        key: Array,
-    ) -> tuple[ModelParams, ModelState, Array, Array]:
-        c = chunk_size(index.shape[0], micro_batch)
-        if c == index.shape[0]:
-            return grads_of_rows(params, model_state, data, index, weight, total, key)
-        chunks = index.shape[0] // c
-        idx, w = index.reshape(chunks, c), weight.reshape(chunks, c)
-        keys = jax.random.split(key, chunks)
-
-        def body(carry: tuple, inp: tuple) -> tuple[tuple, None]:
-            g_acc, state, l_acc, h_acc = carry
-            idx, w, k = inp
-            g, state, l, h = grads_of_rows(params, state, data, idx, w, total, k)
-            return (jax.tree_util.tree_map(jnp.add, g_acc, g), state, l_acc + l, h_acc + h), None
-
-        # The first chunk seeds the running sums, so the carry has the body's own type (under
-        # shard_map: varying across devices, which a zero-initialised carry would not be).
-        first = grads_of_rows(params, model_state, data, idx[0], w[0], total, keys[0])
-        (grads, model_state, loss, hits), _ = lax.scan(body, first, (idx[1:], w[1:], keys[1:]))
-        return grads, model_state, loss, hits
-
-    return chunked
-
-
-def make_train_step(
-    model: Sequential,
-    optimizer: optax.GradientTransformation,
-    *,
-    micro_batch: MicroBatch = "auto",
-    mesh: Mesh | None = None,
-    augment: Augment | None = None,
-    label_smoothing: float = 0.0,
-) -> Callable[..., tuple[TrainState, EpochSums]]:
-    """step(state, sums, data, index, weight) -> (state, sums), jitted, with the state and the
-    sums donated so that XLA updates the parameters and Adam's moments in place.
-
-    The rows ``index`` of ``data`` (weight 0 marks padding rows) are gathered on the device and
-    augmented with ``augment`` (if given). On a CPU a batch larger than ``micro_batch`` ("auto":
-    ``default_micro_batch`` of the devices' platform) is processed in chunks (``micro_batched``)
-    whose gradients are summed before the single optimizer update. A model with batch statistics
-    (BatchNorm) is never split into chunks: its layers must see the whole batch.
-
-    With a ``mesh`` of several devices each device does this for its block of the batch and the
-    gradients are summed across devices (nn/parallel.py); layers with batch statistics reduce over
-    the mesh axis, so they too see the whole batch.
-
-    Padding. Weight-0 rows (a padded last batch, or a batch padded to a multiple of the device
-    count) change no gradient of a model whose examples are independent. BatchNorm, though,
-    normalises every row it is given, padding included: give a model with batch statistics full
-    batches of real rows (drop the last partial batch, and use a batch size that the device
-    count divides; the experiments check this).
-    """
-    micro_batch = None if model.mixes_batch else resolve_micro_batch(micro_batch, mesh)
-    parallel = mesh is not None and mesh.size > 1
-    if parallel:
-        model = model.with_axis_name(AXIS)
-    rows = rows_gradients(model, augment=augment, label_smoothing=label_smoothing)
-    block = micro_batched(rows, micro_batch)
-    if parallel:
-        gradients = sharded_gradients(mesh, block)
-    else:
-
-        def gradients(params, model_state, data, index, weight, key):  # noqa: ANN001, ANN202
-            total = jnp.sum(weight)
-            return (*block(params, model_state, data, index, weight, total, key), total)
-
-    def step(
-        state: TrainState, sums: EpochSums, data: DeviceArrays, index: Array, weight: Array
-    ) -> tuple[TrainState, EpochSums]:
-        key, step_key = jax.random.split(state.key)
-        grads, model_state, loss, hits, real = gradients(
-            state.params, state.model_state, data, index, weight, step_key
-        )
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        return TrainState(params, model_state, opt_state, key), sums.add(loss, hits, real)
-
-    return jax.jit(step, donate_argnums=(0, 1))

@@ -1,6 +1,6 @@
-"""data/augment.py: exact geometry (identity, integer shifts, right-angle rotations), the range
-that bilinear sampling keeps, determinism in the key, jit, the command-line format, and the
-figure of augmented images."""
+"""Augmentation (data/augment.py, warp.py, pixels.py, views.py): exact geometry (identity,
+integer shifts, right-angle rotations), the range that bilinear sampling keeps, determinism in
+the key, jit, the command-line format, and the figure of augmented images."""
 
 import math
 from dataclasses import fields
@@ -12,20 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from data.augment import (
-    PRESETS,
-    TEST_VIEWS,
-    Augment,
-    augment,
-    describe,
-    gaussian_blur,
-    make_augment,
-    mirror,
-    parse_augment,
-    stroke_width,
-    warp_affine,
-)
-from data.augment import shifted as shifted_view
+from data.augment import PRESETS, Augment, augment, describe, make_augment, parse_augment
+from data.pixels import gaussian_blur, stroke_width
+from data.warp import warp_affine
+from tests.images import images, shapes, shifted
 
 EVERYTHING = Augment(
     rotate=15,
@@ -41,14 +31,6 @@ EVERYTHING = Augment(
 CONFIGS = {**PRESETS, "everything": EVERYTHING}
 del CONFIGS["none"]
 
-# a few shapes, not every one: each new shape compiles every operation again
-shapes = st.sampled_from([(1, 4, 4, 1), (2, 5, 7, 1), (3, 8, 6, 2), (2, 9, 9, 1)])
-
-
-def images(shape, seed=0):
-    return jnp.asarray(np.random.default_rng(seed).random(shape, dtype=np.float32))
-
-
 WARP = jax.jit(warp_affine)  # compiled once per shape, not operation by operation
 AUGMENT = jax.jit(augment, static_argnums=2)  # once per (shape, config)
 
@@ -58,16 +40,6 @@ def warp(x, angle=0.0, shear=0.0, zoom=1.0, shift=(0.0, 0.0), fill=0.0):
     full = lambda v: jnp.full((n,), v, jnp.float32)  # noqa: E731
     shifts = jnp.asarray([shift] * n, jnp.float32)
     return WARP(x, angle=full(angle), shear=full(shear), zoom=full(zoom), shift=shifts, fill=fill)
-
-
-def shifted(x, dy, dx, fill):
-    """NumPy reference: content moves dy rows down and dx columns right; the rest is fill."""
-    x = np.asarray(x)
-    h, w = x.shape[1:3]
-    rows, cols = np.arange(h) - dy, np.arange(w) - dx  # where each output pixel comes from
-    inside = ((rows >= 0) & (rows < h))[:, None] & ((cols >= 0) & (cols < w))[None, :]
-    moved = x[:, np.clip(rows, 0, h - 1)][:, :, np.clip(cols, 0, w - 1)]
-    return np.where(inside[None, :, :, None], moved, np.float32(fill))
 
 
 # ---------------------------------------------------------------- exact geometry
@@ -253,7 +225,7 @@ def test_bad_values_raise_one_line_errors_naming_the_part_and_the_choices(text, 
 
 def test_augmented_grid_is_a_real_png(tmp_path):
     pytest.importorskip("matplotlib")
-    from experiments.plots import save_augmented_grid
+    from experiments.augmented import save_augmented_grid
     from tests.cli import assert_real_image
 
     x = np.zeros((3, 28, 28, 1), np.float32)
@@ -265,17 +237,3 @@ def test_augmented_grid_is_a_real_png(tmp_path):
     assert path == tmp_path / "augmented.png"
     assert_real_image(path)
     assert [p.name for p in tmp_path.iterdir()] == ["augmented.png"]  # no temporary left
-
-
-@given(shapes, st.integers(-3, 3), st.integers(-3, 3))
-def test_test_time_shift_is_an_integer_translation_filled_with_zero(shape, dy, dx):
-    x = images(shape)
-    np.testing.assert_array_equal(np.asarray(shifted_view(dy, dx)(x)), shifted(x, dy, dx, 0.0))
-
-
-@given(shapes)
-def test_test_time_mirror_reverses_the_columns_and_twice_is_the_identity(shape):
-    x = images(shape)
-    np.testing.assert_array_equal(np.asarray(mirror(x)), np.asarray(x)[:, :, ::-1, :])
-    np.testing.assert_array_equal(np.asarray(mirror(mirror(x))), np.asarray(x))
-    assert set(TEST_VIEWS) == {"none", "flip", "shifts"} and TEST_VIEWS["none"] == ()

@@ -1,9 +1,12 @@
-"""Training curves: the epoch loop takes a point every ceil(steps / points) steps and at the
-last step, each the loss and accuracy of the steps since the previous point, reading the
-device only at those points; an epoch stopped anywhere and continued from its checkpointed
-sums and curve gives the same points, bit for bit; the curves figure draws the points against
-fractional epochs, with validation and test markers where they were measured."""
+"""An epoch's books (experiments/epoch.py) and the training curves: a point every
+ceil(steps / points) steps and at the last step, each the loss and accuracy of the steps since
+the previous point, the device read only at those points; an epoch stopped anywhere and
+continued from its checkpointed sums and curve gives the same points, bit for bit; a NaN loss
+stops the epoch naming epoch and step; the progress line has the Keras layout; the curves figure
+draws the points against fractional epochs, with validation and test markers where they were
+measured."""
 
+import io
 import itertools
 import json
 
@@ -13,9 +16,10 @@ import optax
 import pytest
 
 from experiments import plots
+from experiments.epoch import Epoch, TrainingDiverged, resumed_from_json, to_json
+from experiments.progress import ProgressBar, bar
 from nn import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
 from nn.batches import to_device
-from nn.loop import curve_from_dict, curve_to_dict, sums_from_dict, sums_to_dict, train_epoch
 from nn.train import init_state, make_train_step
 
 MODEL = Sequential([Conv2D(4, 3), ReLU(), MaxPool2D(2), Flatten(), Dense(10)])  # no dropout
@@ -38,18 +42,22 @@ def fresh():
     return make_train_step(MODEL, optimizer), init_state(MODEL, optimizer, (8, 8, 1), seed=0)
 
 
+def train_epoch(step, state, data, stop=lambda: False, **kwargs):
+    """The batch loop of experiments/fit.py around ``step``, on ``data``."""
+    books = Epoch(data.y.shape[0], **kwargs)
+    sums = books.sums
+    for rows in books.batches():
+        state, sums = step(state, sums, data, *rows)
+        books.after_step(sums)
+        if not books.last and stop():
+            break
+    return state, books.end(sums)
+
+
 def whole_epoch(curve_points, **kwargs):
     step, state = fresh()
-    return train_epoch(
-        step,
-        state,
-        tiny_data(N),
-        batch_size=BATCH,
-        seed=3,
-        epoch=EPOCH,
-        curve_points=curve_points,
-        **kwargs,
-    )
+    kwargs = dict(batch_size=BATCH, seed=3, epoch=EPOCH, curve_points=curve_points, **kwargs)
+    return train_epoch(step, state, tiny_data(N), **kwargs)
 
 
 def test_points_every_ceil_steps_over_points_and_at_the_last_step():
@@ -103,18 +111,10 @@ def test_an_epoch_stopped_and_continued_gives_the_same_points_bit_for_bit(stop_a
     assert not first.finished and first.steps == stop_after
     assert all(p.step <= stop_after for p in first.curve.points)
     # what the checkpoint's header keeps, through JSON as save_mid_epoch writes it
-    saved = json.loads(
-        json.dumps({"sums": sums_to_dict(first.sums), "curve": curve_to_dict(first.curve)})
-    )
-    state, rest = train_epoch(
-        step,
-        state,
-        data,
-        start_step=first.steps,
-        sums=sums_from_dict(saved["sums"]),
-        curve=curve_from_dict(saved["curve"]),
-        **kwargs,
-    )
+    saved = json.loads(json.dumps(to_json(first, seconds=1.5)))
+    resumed = resumed_from_json(saved)
+    assert resumed.step == first.steps and resumed.seconds == 1.5
+    state, rest = train_epoch(step, state, data, resumed=resumed, **kwargs)
     assert rest.finished
     assert rest.curve.points == ref.curve.points  # exact float equality, every field
     assert (rest.loss, rest.accuracy) == (ref.loss, ref.accuracy)
@@ -124,6 +124,25 @@ def test_an_epoch_stopped_and_continued_gives_the_same_points_bit_for_bit(stop_a
         strict=True,
     ):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_nan_loss_stops_the_epoch_naming_epoch_and_step():
+    step, state = fresh()
+    data = tiny_data(N)
+    data = data._replace(x=data.x.at[40].set(np.nan))  # the example at row 40 poisons its batch
+    with pytest.raises(TrainingDiverged, match=r"epoch 3, step \d+"):
+        train_epoch(step, state, data, batch_size=16, seed=0, epoch=2, check_every=2)
+
+
+def test_progress_line_has_the_keras_layout():
+    assert bar(1875, 1875) == "=" * 30
+    assert bar(0, 10).startswith(">") and len(bar(5, 10)) == 30
+    out = io.StringIO()
+    ProgressBar(out, live=False).finish(1875, 33.2, {"loss": 0.47231, "accuracy": 0.83281})
+    assert out.getvalue() == (
+        "1875/1875 [==============================] - 33s 18ms/step"
+        " - loss: 0.4723 - accuracy: 0.8328\n"
+    )
 
 
 def test_the_curves_figure_draws_points_validation_and_test_where_measured(monkeypatch, tmp_path):

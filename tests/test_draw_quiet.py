@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.framing import DATASET_FRAMING
+from data.framing import MNIST_FRAMING
 from tests.draw_server import as_drawn, png
 
 pytestmark = pytest.mark.slow
@@ -128,7 +128,7 @@ class Broken:
     path = Path("broken.npz")
     meta = {"experiment": "cnn", "config": {"dataset": "mnist"}}
     class_names = [str(d) for d in range(10)]
-    framing = DATASET_FRAMING["mnist"]
+    framing = MNIST_FRAMING
 
     def explain(self, images: np.ndarray, classes: np.ndarray | None = None):  # noqa: ANN201
         from experiments.predictor import Explanation

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from experiments.report import build_report, format_report
 from nn.metrics import averages, confusion_matrix, overall_accuracy, per_class, safe_ratio
-from nn.report import build_report, format_report
 
 
 @st.composite
@@ -135,8 +135,9 @@ def test_precision_is_zero_without_warnings_when_a_class_is_never_predicted():
 
 
 def test_matches_the_seed_readme_row():
-    """The seeds' class-0 row (precision 0.888298, specificity 0.988333, F1 0.860825, accuracy
-    0.9730, recall 0.835) follows from TP 835, FP 105, FN 165, TN 8895 out of 10,000."""
+    """The starting scripts' class-0 row (precision 0.888298, specificity 0.988333, F1
+    0.860825, accuracy 0.9730, recall 0.835) follows from TP 835, FP 105, FN 165, TN 8895 out
+    of 10,000."""
     cm = np.zeros((2, 2), np.int64)
     cm[0, 0], cm[1, 0], cm[0, 1], cm[1, 1] = 835, 105, 165, 8895
     m = per_class(cm)

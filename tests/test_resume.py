@@ -1,15 +1,14 @@
 """Checkpoints, resume and determinism: a run killed with SIGKILL in the middle of an epoch, or
 stopped with SIGTERM in the middle of one (which saves that epoch's step), and resumed ends
 bit-identical to an uninterrupted run of the same seed; two runs of the same seed agree bit for
-bit (CPU); a run folder in use is refused to a second run; a checkpoint killed while being
-written leaves the last good one in place. Each runs for the CNN and for experiments.best, whose
+bit (CPU); a run folder in use is refused to a second run (a checkpoint killed while being
+written: tests/test_files.py). Each runs for the CNN and for experiments.best, whose
 BatchNorm statistics, augmentation and label smoothing must resume exactly too."""
 
 import json
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -179,30 +178,6 @@ def test_sigterm_mid_epoch_saves_the_step_and_resumes_bit_identical(
     assert not (out / ".lock").exists()  # released when the run ended
 
 
-def test_checkpoint_killed_while_written_leaves_the_last_good_one(tmp_path):
-    """A process killed (SIGKILL) between writing the new checkpoint and renaming it into place
-    leaves the previous checkpoint whole; only a temporary .part file remains."""
-    path = tmp_path / "checkpoint.npz"
-    script = textwrap.dedent(
-        f"""
-        import os, signal
-        import numpy as np
-        import nn.checkpoint as ckpt
-
-        ckpt.save_checkpoint({str(path)!r}, {{"w": np.ones(3)}}, {{"epoch": 1}})
-        ckpt.os.replace = lambda src, dst: os.kill(os.getpid(), signal.SIGKILL)
-        ckpt.save_checkpoint({str(path)!r}, {{"w": np.full(3, 2.0)}}, {{"epoch": 2}})
-        """
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=command_env(), capture_output=True
-    )
-    assert proc.returncode == -signal.SIGKILL, proc.stderr
-    assert read_meta(path) == {"epoch": 1}
-    assert np.array_equal(arrays(path)["['w']"], np.ones(3))
-    assert [p.name.endswith(".part") for p in tmp_path.iterdir() if p != path] == [True]
-
-
 def test_eval_only_reports_the_checkpoints_accuracy(reference, shared_data_dir):
     proc = run_module(
         reference.module,
@@ -224,8 +199,8 @@ def test_eval_only_with_tta_reports_the_mean_over_the_image_and_its_mirror(
     reference, shared_data_dir
 ):
     from data import load_dataset
-    from data.augment import mirror
     from data.load import subset
+    from data.views import mirror
     from experiments.predictor import load_model
     from nn.batches import to_device
     from nn.evaluate import evaluate, make_eval_step

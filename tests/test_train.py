@@ -1,28 +1,17 @@
-"""The training loop: micro-batching and padding change nothing but speed, evaluation handles a
-partial last batch, and the progress line has the Keras layout."""
-
-import io
+"""The train step: micro-batching and padding change nothing but speed, the jitted step is the
+textbook step, and evaluation handles a partial last batch."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import pytest
 
 from nn import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
 from nn.batches import to_device
+from nn.epoch_sums import EpochSums
 from nn.evaluate import evaluate, make_eval_step
-from nn.loop import TrainingDiverged, train_epoch
-from nn.progress import ProgressBar, bar
-from nn.train import (
-    MICRO_BATCH,
-    EpochSums,
-    chunk_size,
-    default_micro_batch,
-    init_state,
-    make_train_step,
-    train_step,
-)
+from nn.micro_batch import MICRO_BATCH, chunk_size, default_micro_batch
+from nn.train import init_state, make_train_step, train_step
 
 MODEL = Sequential([Conv2D(4, 3), ReLU(), MaxPool2D(2), Flatten(), Dense(10)])  # no dropout
 
@@ -153,26 +142,6 @@ def test_test_time_augmentation_averages_the_probabilities_of_the_views():
     nll = -np.log(np.asarray(mean)[np.arange(40), np.asarray(data.y)])
     np.testing.assert_allclose(tta.loss, nll.mean(), rtol=1e-5)
     np.testing.assert_array_equal(tta.predictions, np.asarray(mean).argmax(axis=1))
-
-
-def test_a_nan_loss_stops_the_epoch_naming_epoch_and_step():
-    data = tiny_data()
-    data = data._replace(x=data.x.at[40].set(jnp.nan))  # the example at row 40 poisons its batch
-    state = init_state(MODEL, optax.sgd(0.1), (8, 8, 1), seed=0)
-    step = make_train_step(MODEL, optax.sgd(0.1))
-    with pytest.raises(TrainingDiverged, match=r"epoch 3, step \d+"):
-        train_epoch(step, state, data, batch_size=16, seed=0, epoch=2, check_every=2)
-
-
-def test_progress_line_has_the_keras_layout():
-    assert bar(1875, 1875) == "=" * 30
-    assert bar(0, 10).startswith(">") and len(bar(5, 10)) == 30
-    out = io.StringIO()
-    ProgressBar(out, live=False).finish(1875, 33.2, {"loss": 0.47231, "accuracy": 0.83281})
-    assert out.getvalue() == (
-        "1875/1875 [==============================] - 33s 18ms/step"
-        " - loss: 0.4723 - accuracy: 0.8328\n"
-    )
 
 
 def test_jitted_step_is_the_textbook_step_with_dropout_on_one_device():

@@ -1,4 +1,5 @@
-"""The evaluation report in the seeds' layout, as text and as a JSON-ready dict.
+"""The evaluation report, as text (in the layout of the Keras scripts this project started from)
+and as a JSON-ready dict.
 
 for digits: 0   1   2 ...
 TP: [...]

@@ -1,0 +1,54 @@
+"""augmented.png: what a run's --augment does, as draws of the first test images beside them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from data.augment import make_augment, parse_augment
+from experiments.plots import pyplot, save
+from experiments.start import Run
+
+
+def save_augmentation_figure(run: Run, images: int = 8, draws: int = 6) -> Path | None:
+    """augmented.png: what the run's --augment does, as ``draws`` draws of the first ``images``
+    test images beside them (the training images are no longer on the host). None when the
+    run augments nothing or matplotlib is missing."""
+    augment = make_augment(parse_augment(run.cfg.augmentation))
+    if augment is None:
+        return None
+    x = run.data.x_test[:images]  # (n, H, W, C)
+    keys = jax.random.split(jax.random.key(run.cfg.seed), draws)
+    augmented = np.stack([np.asarray(augment(k, jax.numpy.asarray(x))) for k in keys])
+    title = f"--augment {run.cfg.augmentation}: {draws} draws of {images} test images"
+    return save_augmented_grid(run.folder / "augmented.png", x, augmented, title)
+
+
+def save_augmented_grid(
+    path: Path, x: np.ndarray, augmented: np.ndarray, title: str = "Augmented training images"
+) -> Path | None:
+    """One row per image: the original x[i] (N, H, W, C) in the first column, then its D draws
+    augmented[:, i] (D, N, H, W, C). Every image of a row shares the original's grey scale, so
+    a change of brightness or thickness shows. Returns None (and writes nothing) without
+    matplotlib."""
+    plt = pyplot()
+    if plt is None:
+        return None
+    n, d = len(x), len(augmented)
+    fig, axes = plt.subplots(n, d + 1, figsize=(1.0 * (d + 1) + 0.4, 1.0 * n + 0.6), squeeze=False)
+    for i in range(n):
+        lo, hi = float(x[i].min()), float(x[i].max())
+        row = [x[i], *(augmented[j, i] for j in range(d))]
+        for j, (ax, img) in enumerate(zip(axes[i], row, strict=True)):
+            ax.imshow(img[:, :, 0], cmap="gray_r", vmin=lo, vmax=max(hi, lo + 1e-6))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title("original" if j == 0 else f"draw {j}", fontsize=8)
+        for spine in axes[i, 0].spines.values():
+            spine.set_color("tab:blue")
+            spine.set_linewidth(2)
+    fig.suptitle(title, fontsize=10)
+    return save(plt, fig, path)

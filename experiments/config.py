@@ -1,0 +1,48 @@
+"""What a run trains: the configuration every experiment states its defaults in
+(``DEFAULTS = RunConfig(...)`` in experiments/cnn.py and the others), which the command line
+(experiments/cli.py) overrides option by option and every checkpoint and metrics.json records.
+
+A plain module: a recipe states its defaults without importing the command line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from data import get_dataset
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    dataset: str = "mnist"  # a name in data/registry.py: "mnist" or "fashion-mnist"
+    data_dir: str | None = None  # data root holding DIR/<dataset>/ (else env var, then cache)
+    epochs: int = 3  # passes over the training set
+    batch_size: int = 32  # examples per step
+    lr: float = 3e-3  # Adam's learning rate (the peak, with the one-cycle schedule)
+    schedule: str = "onecycle"  # "onecycle" (warm-up then cosine decay) or "constant"
+    seed: int = 0  # initialisation, shuffling and dropout all derive from it
+    validation: int = 0  # training examples held out for validation (0: none)
+    out: str | None = None  # run folder (default: runs/<experiment>-<timestamp>)
+    offline: bool = False  # never download: fail if the dataset files are not found locally
+    subset: int = 0  # use only the first N training and N test examples (0: all)
+    augment: str = "none"  # augmentation on the device (data/augment.py): a preset or key=value,..
+    label_smoothing: float = 0.0  # s of the target's mass spread over all classes (nn/losses.py)
+    tta: str = "none"  # test-time augmentation: views averaged at evaluation (data/views.py)
+    eval_batch_size: int = 250  # examples per evaluation step (bounds the activation memory)
+
+    @property
+    def augmentation(self) -> str:
+        """The --augment value with "auto" replaced by the dataset's preset (its registry
+        entry's ``augment``)."""
+        return get_dataset(self.dataset).augment if self.augment == "auto" else self.augment
+
+    @property
+    def test_views(self) -> str:
+        """The --tta value with "auto" replaced by the dataset's views (its registry entry's
+        ``test_views``)."""
+        return get_dataset(self.dataset).test_views if self.tta == "auto" else self.tta
+
+    @staticmethod
+    def from_dict(d: dict) -> RunConfig:
+        names = {f.name for f in fields(RunConfig)}
+        return RunConfig(**{k: v for k, v in d.items() if k in names})

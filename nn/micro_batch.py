@@ -1,0 +1,43 @@
+"""Micro-batching: on a CPU, a batch is processed in chunks whose activations stay in the
+caches, and their gradients are summed before the single optimizer update (nn/train.py's
+``make_train_step``). The gradient is the same, computed in pieces; only the speed changes.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import jax
+from jax.sharding import Mesh
+
+# On a CPU, batches above this size are split into chunks of at most this many examples. On the
+# 2-core CPU of BENCHMARKS.md, 16 beat 32 by 5-13% at batch 128 and 512 and by 1-5% at batch 32
+# (python -m benchmarks.train --micro-batch 16 32); 8 and 64 were slower.
+MICRO_BATCH = 16
+
+
+def default_micro_batch(platform: str) -> int | None:
+    """MICRO_BATCH on a CPU, where small chunks keep the activations in its caches; None (the
+    whole batch at once) on GPUs and TPUs, which need large batches to fill their cores."""
+    return MICRO_BATCH if platform == "cpu" else None
+
+
+MicroBatch = int | Literal["auto"] | None  # a chunk size, "auto", or None: whole batches
+
+
+def resolve_micro_batch(micro_batch: MicroBatch, mesh: Mesh | None = None) -> int | None:
+    """The chunk size that ``micro_batch`` stands for: "auto" is ``default_micro_batch`` of the
+    platform of the mesh's devices (of the default device without a mesh)."""
+    if micro_batch != "auto":
+        return micro_batch
+    device = mesh.devices.flat[0] if mesh is not None else jax.devices()[0]
+    return default_micro_batch(device.platform)
+
+
+def chunk_size(batch: int, micro_batch: int | None) -> int:
+    """The largest divisor of ``batch`` that is at most ``micro_batch`` (the whole batch when
+    micro-batching is off, the batch is small, or no divisor above micro_batch/2 exists)."""
+    if not micro_batch or batch <= micro_batch:
+        return batch
+    best = max(d for d in range(1, micro_batch + 1) if batch % d == 0)
+    return best if 2 * best >= micro_batch else batch
