@@ -13,6 +13,7 @@ from pathlib import Path
 import nn.conv
 
 ROOT = Path(__file__).resolve().parent.parent
+OURS = [ROOT / d for d in ("nn", "data", "experiments", "benchmarks")]  # not .venv's packages
 
 
 def our_calls() -> list[str]:
@@ -21,7 +22,7 @@ def our_calls() -> list[str]:
     names, frame = [], sys._getframe(2)  # the caller of the watched backward
     while frame is not None:
         path = Path(frame.f_code.co_filename)
-        if path.is_relative_to(ROOT) and not path.is_relative_to(ROOT / "tests"):
+        if any(path.is_relative_to(d) for d in OURS):
             names.append(frame.f_code.co_qualname.split(".<locals>.")[-1])
         frame = frame.f_back
     return names[::-1][1:]  # the first is the entry module's <module>

@@ -76,7 +76,7 @@ def run_with_a_bug(bug: str, out, shared_data_dir) -> subprocess.CompletedProces
         """
         )
     )
-    args = ["--data-dir", str(shared_data_dir), "--subset", "100", "--epochs", "1", "--offline"]
+    args = ["--data-dir", str(shared_data_dir), "--subset", "256", "--epochs", "1", "--offline"]
     return subprocess.run(
         [sys.executable, "-c", script, *args, "--out", str(out)],
         cwd=ROOT,

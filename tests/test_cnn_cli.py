@@ -24,11 +24,12 @@ def test_one_epoch_reaches_a_real_accuracy_floor(one_epoch_run):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test_accuracy"] >= 0.98  # one epoch of the default recipe
     assert 0 < metrics["test_loss"] < 0.1
-    assert len(metrics["history"]) == 1 and metrics["history"][0]["accuracy"] > 0.9
+    assert len(metrics["history"]) == 1  # training accuracy is on augmented images: lower
+    assert metrics["history"][0]["accuracy"] > 0.8
     assert metrics["config"]["epochs"] == 1 and metrics["config"]["dataset"] == "mnist"
     assert metrics["train_seconds"] > 0 and metrics["eval_seconds"] > 0
     assert metrics["jax_version"] and metrics["device"].split()[0] in ("CPU", "GPU", "TPU")
-    assert metrics["parameters"] == 421_642
+    assert metrics["parameters"] == 98_442
     report = metrics["report"]
     assert sum(map(sum, report["confusion_matrix"])) == 10_000
     assert report["per_class"]["tp"] and abs(report["accuracy"] - metrics["test_accuracy"]) < 1e-9
@@ -39,15 +40,23 @@ def test_prints_keras_style_progress_summary_and_sample_predictions(one_epoch_ru
     proc, _ = one_epoch_run
     text = proc.stdout
     assert "Running on CPU" in text or "Running on GPU" in text
-    assert "Total params: 421,642" in text
+    assert "Total params: 98,442" in text
     assert "Epoch 1/1" in text
-    assert "1875/1875 [==============================] - " in text and "ms/step - loss: " in text
+    assert "468/468 [==============================] - " in text and "ms/step - loss: " in text
     assert "predicted: [" in text and "actual:    [7, 2, 1, 0, 4" in text
     assert "for digits: 0" in text and "precision specificity F1_scores" in text
 
 
 def test_writes_the_figures(one_epoch_run):
     _, out = one_epoch_run
-    for name in ("curves", "confusion_matrix", "predictions", "mistakes", "classes", "saliency"):
+    for name in (
+        "curves",
+        "confusion_matrix",
+        "predictions",
+        "mistakes",
+        "classes",
+        "saliency",
+        "augmented",
+    ):
         assert_real_image(out / f"{name}.png")
     assert "saliency.png" in json.loads((out / "metrics.json").read_text())["figures"]

@@ -37,7 +37,7 @@ def test_the_example_trains_and_reaches_conv_backward_in_three_calls(shared_data
 
 def test_the_main_command_reaches_conv_backward_in_six_calls(shared_data_dir, tmp_path):
     proc = run_module(
-        "tests.call_path", "--stop", "experiments.cnn", "--subset", "64", "--epochs", "1",
+        "tests.call_path", "--stop", "experiments.cnn", "--subset", "256", "--epochs", "1",
         "--data-dir", shared_data_dir, "--offline", "--out", tmp_path / "run",
     )  # fmt: skip
     path = taken(proc)
