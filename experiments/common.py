@@ -45,6 +45,7 @@ from experiments.stopping import StopRequest
 from nn.checkpoint import CheckpointError, load_weights, read_meta
 from nn.model import Sequential
 from nn.parallel import Placement
+from nn.runtime import use_compilation_cache
 
 __all__ = ["CHECKPOINT", "evaluate_checkpoint", "main", "make_optimizer", "train"]
 
@@ -164,6 +165,7 @@ def main(
     made: list[Path] = []  # the folder this command created, removed if it fails
 
     def body() -> None:
+        use_compilation_cache()  # the next run of this command skips most compiling
         placement = start_cluster(cmd.cluster)
         if cmd.eval_only:
             evaluate_checkpoint(name, build_model, cmd, Path(cmd.checkpoint), placement)
