@@ -17,6 +17,7 @@ from data import DATASETS
 from data.augment import PRESETS, TEST_VIEWS, describe, parse_augment
 from experiments.cluster import Cluster
 from experiments.outcome import EXIT_USAGE
+from nn.precision import PRECISIONS
 
 DATA_DIR_ENV = "HANDJAX_DATA_DIR"  # a data root searched after --data-dir
 MAX_SEED = 2**32 - 1  # JAX keeps the low 32 bits of a seed (2**32 would repeat seed 0)
@@ -39,6 +40,7 @@ class RunConfig:
     label_smoothing: float = 0.0  # s of the target's mass spread over all classes (nn/losses.py)
     tta: str = "none"  # test-time augmentation: views averaged at evaluation (data/augment.py)
     eval_batch_size: int = 250  # examples per evaluation step (bounds the activation memory)
+    precision: str = "f32"  # the conv and dense products: "f32" or "bf16" (nn/precision.py)
 
     @property
     def augmentation(self) -> str:
@@ -198,6 +200,12 @@ def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: Run
         help="test-time augmentation: average the test predictions over the image and its "
         "mirror image (flip) or its one-pixel shifts (shifts); auto: flip for Fashion-MNIST, "
         f"none for MNIST (default: {defaults.tta})",
+    )
+    a(
+        "--precision",
+        choices=list(PRECISIONS),
+        help="the conv and dense layers' products: float32, or bfloat16 operands with float32 "
+        f"accumulation, weights and optimizer (default: {defaults.precision})",
     )
     a("--out", metavar="DIR", help="run folder (default: runs/<experiment>-<time>)")
     a(
