@@ -4,6 +4,7 @@ those products would reach (benchmarks/train.py reports our throughput against t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -51,14 +52,20 @@ def training_flops(model: Sequential, in_shape: tuple) -> int:
     )
 
 
-def matmul_peak(n: int = 1024, dtype: str = "f32") -> float:
-    """Measured matmul FLOP/s of this machine through XLA (an n x n x n product): float32, or
-    ("bf16") bfloat16 operands with float32 accumulation and result, as nn/precision.py's."""
+def matmul_products(dtype: str = "f32", n: int = 1024, reps: int = 1) -> Callable[[], object]:
+    """A function that runs ``reps`` n x n x n products through XLA and waits for them (2 n^3
+    FLOPs each): float32, or ("bf16") bfloat16 operands with float32 accumulation and result,
+    as nn/precision.py's."""
     a = jnp.asarray(np.random.default_rng(0).standard_normal((n, n)), jnp.float32)
     if dtype == "bf16":
         a = a.astype(jnp.bfloat16)
     f = jax.jit(lambda a, b: lax.dot(a, b, preferred_element_type=jnp.float32))
-    seconds = median_seconds(lambda: block(f(a, a)), windows=5, min_window=0.3)
+    return lambda: [block(f(a, a)) for _ in range(reps)]
+
+
+def matmul_peak(n: int = 1024, dtype: str = "f32") -> float:
+    """Measured matmul FLOP/s of this machine through XLA (an n x n x n product)."""
+    seconds = median_seconds(matmul_products(dtype, n), windows=5, min_window=0.3)
     return 2 * n**3 / seconds
 
 

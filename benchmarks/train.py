@@ -19,7 +19,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from benchmarks.flops import Product, matmul_ceiling, matmul_peak, products, training_flops
+from benchmarks.flops import (
+    Product,
+    matmul_ceiling,
+    matmul_peak,
+    matmul_products,
+    products,
+    training_flops,
+)
 from benchmarks.peers import (
     KERAS_CONVNET,
     keras_convnet,
@@ -35,6 +42,8 @@ from nn.precision import PRECISIONS, with_precision
 from nn.train import EpochSums, MicroBatch, adam, init_state, make_train_step, resolve_micro_batch
 
 __all__ = ["Product", "main", "products", "training_flops"]
+
+PEAK_N, PEAK_REPS = 1024, 8  # a peak window: 8 products of 1024^3 (17 GFLOP)
 
 MODELS: dict[str, Callable[[], Sequential]] = {
     KERAS_CONVNET: keras_convnet,
@@ -74,6 +83,8 @@ def runners_for(
         runners[f"ours_{p}"] = ours_window(with_precision(model, p), bs, data, steps, micro)
     for m in (args.micro_batch or [])[1:]:
         runners[f"micro_{m}"] = ours_window(model, bs, data, steps, m or None)
+    for p in args.precisions:  # the peak, measured in the same alternation as the step
+        runners[f"peak_{p}"] = matmul_products(p, PEAK_N, PEAK_REPS)
     if not args.no_peers:
         for p in args.precisions:
             t = torch_trainer(bs, x, y, model=model, autocast=p == "bf16")
@@ -105,7 +116,7 @@ def timed(runners: dict[str, Callable[[], object]], windows: int) -> dict[str, f
 
 def report(name: str, bs: int, rate: dict[str, float], args: argparse.Namespace) -> str:
     """One line of the table: every rate, then ours over each peer and bf16 over f32."""
-    parts = [f"{k} {v:,.0f}" for k, v in rate.items()]
+    parts = [f"{k} {v:,.0f}" for k, v in rate.items() if not k.startswith("peak")]
     for p in args.precisions:
         for peer in ("torch", "keras"):
             if f"{peer}_{p}" in rate:
@@ -164,19 +175,20 @@ def main(argv: Sequence[str] | None = None) -> dict:
         for bs in args.batch_sizes:
             seconds = timed(runners_for(name, bs, data, x, y, args), args.windows)
             rate = {k: max(1, args.images // bs) * bs / v for k, v in seconds.items()}
+            here = {p: PEAK_REPS * 2 * PEAK_N**3 / seconds[f"peak_{p}"] for p in args.precisions}
             ceiling = matmul_ceiling(MODELS[name](), (28, 28, 1), bs, micro_of(args))
-            share = {p: rate[f"ours_{p}"] * flops / peak[p] for p in args.precisions}
+            share = {p: rate[f"ours_{p}"] * flops / here[p] for p in args.precisions}
             rows.append({
-                "batch": bs, **{f"{k}_img_per_s": v for k, v in rate.items()},
+                "batch": bs, **{f"{k}_img_per_s": v for k, v in rate.items() if "peak" not in k},
+                **{f"{p}_matmul_peak_gflops": v / 1e9 for p, v in here.items()},
                 **{f"ours_{p}_share_of_{p}_peak": v for p, v in share.items()},
                 "matmul_ceiling_img_per_s": ceiling,
             })  # fmt: skip
             print(report(name, bs, rate, args))
             print(
-                f"{'':>20}share of peak: "
-                + ", ".join(f"{p} {100 * v:.1f}%" for p, v in share.items())
-                + f"; f32 products alone {ceiling:,.0f} img/s "
-                f"({100 * ceiling * flops / peak.get('f32', matmul_peak()):.1f}% of the f32 peak)"
+                f"{'':>20}share of the peak measured in the same alternation: "
+                + ", ".join(f"{p} {100 * v:.1f}% of {here[p] / 1e9:.0f}" for p, v in share.items())
+                + f" GFLOP/s; f32 products alone {ceiling:,.0f} img/s"
             )
         result["models"][name] = {"mflop_per_image": flops / 1e6, "rows": rows}
     if not args.no_peers:
