@@ -86,6 +86,7 @@ def torch_trainer(
     shapes: list | None = None,
     rates: Sequence[float] | None = None,
     seed: int = 0,
+    autocast: bool = False,
 ) -> Callable | None:
     """A function that runs one training step of the PyTorch model per call (None if absent).
 
@@ -94,6 +95,8 @@ def torch_trainer(
     ``nn.train.one_cycle``, evaluated step by step), applied through ``LambdaLR`` so that both
     frameworks follow the same numbers; without, ``lr`` is constant. Adam has Keras's epsilon,
     as ours. Every epoch visits the training set in a new random order, in full batches.
+    ``autocast``: the forward pass (and so its backward) under ``torch.autocast("cpu",
+    torch.bfloat16)``, PyTorch's mixed precision, the peer of our ``--precision bf16``.
     """
     try:
         import torch
@@ -122,7 +125,8 @@ def torch_trainer(
         rows = state["order"][i : i + batch]
         state["i"] = i + batch
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(net(xs[rows]), ys[rows])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = loss_fn(net(xs[rows]), ys[rows])
         loss.backward()
         opt.step()
         if sched is not None:

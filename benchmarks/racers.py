@@ -67,6 +67,10 @@ def ours(name: str, args: argparse.Namespace, overrides: dict) -> dict:
     """experiments.<name>'s recipe with this project's layers and train step."""
     import jax
 
+    if args.compilation_cache:
+        from nn.runtime import use_compilation_cache
+
+        use_compilation_cache(args.compilation_cache)
     from data.augment import make_augment, parse_augment
     from experiments.registry import EXPERIMENTS
     from experiments.start import make_optimizer

@@ -19,6 +19,11 @@ steps JAX has dispatched but not yet run. The racers themselves: benchmarks/race
 
     python -m benchmarks.time_to_accuracy [--data-dir DIR] [--target 0.99] [--racers ...]
         [--epochs N --batch-size N --lr LR]   (override the recipes of fast, cnn, torch-fast)
+        [--compilation-cache DIR]
+
+Cold by default: our racers compile everything (the experiments' persistent compilation cache,
+nn/runtime.py, is not used). With ``--compilation-cache DIR`` they use that cache folder: the
+first invocation fills it, later ones start warm, as a second run of an experiment does.
 """
 
 from __future__ import annotations
@@ -72,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> dict | None:
     ap.add_argument("--batch-size", type=int, help="their batch size")
     ap.add_argument("--lr", type=float, help="their peak learning rate")
     ap.add_argument("--peer-epochs", type=int, default=KERAS_EPOCHS, help="torch-keras's epochs")
+    ap.add_argument(
+        "--compilation-cache", metavar="DIR", help="our racers' persistent compilation cache"
+    )
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--racer", choices=RACERS, help=argparse.SUPPRESS)  # internal: be one racer
     ap.add_argument("--launched", type=float, default=LAUNCHED, help=argparse.SUPPRESS)

@@ -1,10 +1,13 @@
-"""Training throughput (images per second) of the CNN at several batch sizes: this project,
-PyTorch on CPU and Keras 3 on JAX, with the same model, initialisation and Adam, measured in
-the same invocation and alternating between them, with ratios; plus the model's FLOPs per
-training image and our share of the machine's matmul peak, measured in the same run.
+"""Training throughput (images per second) of every recipe's network at several batch sizes:
+this project against the same network in PyTorch on CPU (benchmarks/peers.py translates it
+layer by layer), in float32 and in mixed precision (our ``--precision bf16``; PyTorch's
+``torch.autocast`` with bfloat16), and Keras 3 on JAX for the Keras convnet; all with the same
+initialisation and Adam, measured in one invocation, alternating window by window, with ratios.
+Also each model's FLOPs per training image and our share of the machine's matmul peak
+(benchmarks/flops.py), measured in the same run.
 
-    python -m benchmarks.train [--batch-sizes 32 128 512] [--model keras_convnet|default]
-                               [--windows 5] [--json PATH]
+    python -m benchmarks.train [--models keras_convnet default fast best] [--batch-sizes 32 128 512]
+                               [--precisions f32 bf16] [--windows 5] [--no-peers] [--json PATH]
 """
 
 from __future__ import annotations
@@ -13,12 +16,17 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
+from benchmarks.flops import (
+    Product,
+    matmul_ceiling,
+    matmul_peak,
+    matmul_products,
+    products,
+    training_flops,
+)
 from benchmarks.peers import (
     KERAS_CONVNET,
     keras_convnet,
@@ -26,94 +34,23 @@ from benchmarks.peers import (
     missing_note,
     torch_trainer,
 )
-from benchmarks.timing import block, machine, median_seconds, write_json
-from experiments import cnn
-from nn import Conv2D, Dense, Sequential
+from benchmarks.timing import block, machine, write_json
+from experiments import best, cnn, fast
+from nn import Sequential
 from nn.batches import DeviceArrays, batches, to_device
-from nn.layer import pair
-from nn.train import (
-    EpochSums,
-    MicroBatch,
-    adam,
-    chunk_size,
-    init_state,
-    make_train_step,
-    resolve_micro_batch,
-)
+from nn.precision import PRECISIONS, with_precision
+from nn.train import EpochSums, MicroBatch, adam, init_state, make_train_step, resolve_micro_batch
 
+__all__ = ["Product", "main", "products", "training_flops"]
 
-class Product(NamedTuple):
-    """One layer's matrix product per training image: (rows x depth) @ (depth x cols). A conv
-    layer has one row per output pixel (its im2col matrix); a dense layer one row."""
+PEAK_N, PEAK_REPS = 1024, 8  # a peak window: 8 products of 1024^3 (17 GFLOP)
 
-    rows: int
-    depth: int
-    cols: int
-    first: bool  # the model's first product: its input gradient is never computed
-
-
-def products(model: Sequential, in_shape: tuple) -> list[Product]:
-    _, _, shapes = model.abstract_init(in_shape)
-    found: list[Product] = []
-    shape = tuple(in_shape)
-    for layer, out in zip(model.layers, shapes, strict=True):
-        if isinstance(layer, Conv2D):
-            kh, kw = pair(layer.kernel_size)
-            found.append(Product(out[0] * out[1], kh * kw * shape[2], out[2], not found))
-        elif isinstance(layer, Dense):
-            found.append(Product(1, shape[0], out[0], not found))
-        shape = out
-    return found
-
-
-def training_flops(model: Sequential, in_shape: tuple) -> int:
-    """Multiply-adds x 2 of one training image: each conv and dense layer costs its forward
-    product, the weight gradient (same size), and the input gradient (same size) except for the
-    first layer, whose input gradient is never computed. Pooling, ReLU and the loss are
-    elementwise and left out."""
-    return sum(
-        2 * p.rows * p.depth * p.cols * (2 if p.first else 3) for p in products(model, in_shape)
-    )
-
-
-def matmul_peak(n: int = 1024) -> float:
-    """Measured float32 matmul FLOP/s of this machine through XLA (an n x n x n product)."""
-    a = jnp.asarray(np.random.default_rng(0).standard_normal((n, n)), jnp.float32)
-    f = jax.jit(lambda a, b: a @ b)
-    seconds = median_seconds(lambda: block(f(a, a)), windows=5, min_window=0.3)
-    return 2 * n**3 / seconds
-
-
-def matmul_ceiling(
-    model: Sequential, in_shape: tuple, batch: int, micro_batch: MicroBatch
-) -> float:
-    """Images per second if a training step were nothing but its matrix products: every
-    layer's forward, weight-gradient and input-gradient products, in the layouts the layers use
-    (P @ W, P.T @ dy, dy @ W.T), at the shapes of one micro-batch chunk, in one jitted call. No
-    implementation built on these XLA products can train faster, whatever it does elsewhere."""
-    chunk = chunk_size(batch, resolve_micro_batch(micro_batch))
-    rng = np.random.default_rng(0)
-    found = products(model, in_shape)
-    operands = []
-    for p in found:
-        m = chunk * p.rows
-        operands.append(
-            tuple(
-                jnp.asarray(rng.standard_normal(s), jnp.float32)
-                for s in ((m, p.depth), (p.depth, p.cols), (m, p.cols))
-            )
-        )
-    firsts = [p.first for p in found]
-
-    @jax.jit
-    def only_products(operands: list) -> list:
-        out = []
-        for (x, w, dy), first in zip(operands, firsts, strict=True):
-            out += [x @ w, x.T @ dy] + ([] if first else [dy @ w.T])
-        return out
-
-    seconds = median_seconds(lambda: block(only_products(operands)), windows=5, min_window=0.2)
-    return chunk / seconds
+MODELS: dict[str, Callable[[], Sequential]] = {
+    KERAS_CONVNET: keras_convnet,
+    "default": lambda: cnn.build_model(10),  # experiments.cnn
+    "fast": lambda: fast.build_model(10),  # experiments.fast
+    "best": lambda: best.build_model(10),  # experiments.best
+}
 
 
 def ours_window(
@@ -135,12 +72,58 @@ def ours_window(
     return run
 
 
-def cell(rate: dict, key: str) -> str:
-    return f"{rate[key]:>13,.0f}" if key in rate else f"{'-':>13}"
+def runners_for(
+    name: str, bs: int, data: DeviceArrays, x: np.ndarray, y: np.ndarray, args: argparse.Namespace
+) -> dict[str, Callable[[], object]]:
+    """The timed functions of one (model, batch): ours and the peers, in every precision."""
+    steps = max(1, args.images // bs)
+    model, micro = MODELS[name](), micro_of(args)
+    runners: dict[str, Callable[[], object]] = {}
+    for p in args.precisions:
+        runners[f"ours_{p}"] = ours_window(with_precision(model, p), bs, data, steps, micro)
+    for m in (args.micro_batch or [])[1:]:
+        runners[f"micro_{m}"] = ours_window(model, bs, data, steps, m or None)
+    for p in args.precisions:  # the peak, measured in the same alternation as the step
+        runners[f"peak_{p}"] = matmul_products(p, PEAK_N, PEAK_REPS)
+    if not args.no_peers:
+        for p in args.precisions:
+            t = torch_trainer(bs, x, y, model=model, autocast=p == "bf16")
+            if t is not None:
+                runners[f"torch_{p}"] = lambda t=t: [t() for _ in range(steps)][-1].item()
+        k = keras_trainer(bs, x, y, steps) if name == KERAS_CONVNET else None
+        if k is not None:
+            runners["keras_f32"] = k
+    return runners
 
 
-def ratio(rate: dict, key: str) -> str:
-    return f"{rate['ours'] / rate[key]:>12.2f}" if key in rate else f"{'-':>12}"
+def micro_of(args: argparse.Namespace) -> MicroBatch:
+    return "auto" if args.micro_batch is None else (args.micro_batch[0] or None)
+
+
+def timed(runners: dict[str, Callable[[], object]], windows: int) -> dict[str, float]:
+    """Median seconds per window of each runner, the runners alternating window by window so
+    that the machine's drift hits them alike (after one warm-up call each, which compiles)."""
+    for f in runners.values():
+        f()
+    times: dict[str, list[float]] = {k: [] for k in runners}
+    for _ in range(windows):
+        for name, f in runners.items():
+            start = time.perf_counter()
+            f()
+            times[name].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def report(name: str, bs: int, rate: dict[str, float], args: argparse.Namespace) -> str:
+    """One line of the table: every rate, then ours over each peer and bf16 over f32."""
+    parts = [f"{k} {v:,.0f}" for k, v in rate.items() if not k.startswith("peak")]
+    for p in args.precisions:
+        for peer in ("torch", "keras"):
+            if f"{peer}_{p}" in rate:
+                parts.append(f"ours/{peer} {p} {rate[f'ours_{p}'] / rate[f'{peer}_{p}']:.2f}")
+    if "ours_bf16" in rate and "ours_f32" in rate:
+        parts.append(f"ours bf16/f32 {rate['ours_bf16'] / rate['ours_f32']:.2f}")
+    return f"{name:<14}{bs:>6}  " + ", ".join(parts)
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
@@ -149,111 +132,73 @@ def main(argv: Sequence[str] | None = None) -> dict:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    ap.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128, 512])
-    ap.add_argument("--model", choices=[KERAS_CONVNET, "default"], default=KERAS_CONVNET)
+    ap.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=list(PRECISIONS))
     ap.add_argument("--images", type=int, default=8192, help="images per timed window")
-    ap.add_argument("--windows", type=int, default=5, help="timed windows per framework")
+    ap.add_argument("--windows", type=int, default=5, help="timed windows per runner")
     ap.add_argument(
         "--micro-batch",
         type=int,
         nargs="+",
         metavar="N",
         help="our chunk size (0: whole batches; default: the platform's, as in training); "
-        "further sizes are timed in the same alternation and compared with the first",
+        "further sizes are timed (in f32) in the same alternation",
     )
     ap.add_argument("--no-peers", action="store_true", help="time this project only")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = ap.parse_args(argv)
-    micro: MicroBatch = "auto" if args.micro_batch is None else (args.micro_batch[0] or None)
-    others = [m or None for m in (args.micro_batch or [])[1:]]
-    chunk_limit = resolve_micro_batch(micro)
-
-    model = keras_convnet() if args.model == KERAS_CONVNET else cnn.build_model(10)
-    flops = training_flops(model, (28, 28, 1))
-    peak = matmul_peak()
+    chunk_limit = resolve_micro_batch(micro_of(args))
+    peak = {p: matmul_peak(dtype=p) for p in args.precisions}
     print(f"Machine: {machine()}")
     print(
-        f"Model: {args.model}, {flops / 1e6:.2f} MFLOP per training image; "
-        f"measured matmul peak {peak / 1e9:.1f} GFLOP/s; our micro-batch {chunk_limit}"
+        "measured matmul peak (XLA, 1024^3): "
+        + ", ".join(f"{p} {v / 1e9:.1f} GFLOP/s" for p, v in peak.items())
+        + f"; our micro-batch {chunk_limit}"
     )
     rng = np.random.default_rng(0)
     n = max(args.images, 4 * max(args.batch_sizes))
     x = rng.random((n, 28, 28, 1), dtype=np.float32)
     y = rng.integers(0, 10, n).astype(np.int32)
     data = to_device(x, y)
-    peers_ok = not args.no_peers and args.model == KERAS_CONVNET
-    if not args.no_peers and args.model != KERAS_CONVNET:
-        print("peers: only the keras_convnet model is defined for PyTorch and Keras; skipped")
-
-    rows = []
-    header = (
-        f"{'batch':>6}{'ours img/s':>12}{'torch img/s':>13}{'keras img/s':>13}"
-        f"{'ours/torch':>12}{'ours/keras':>12}{'% of peak':>11}"
-        f"{'ceiling img/s':>15}{'% of peak':>11}"
-    )
-    print(header)
-    for bs in args.batch_sizes:
-        steps = max(1, args.images // bs)
-        runners = {"ours": ours_window(model, bs, data, steps, micro)}
-        for m in others:
-            runners[f"micro_{m or 0}"] = ours_window(model, bs, data, steps, m)
-        if peers_ok:
-            t = torch_trainer(bs, x, y)
-            if t is not None:
-                runners["torch"] = lambda t=t, s=steps: [t() for _ in range(s)][-1].item()
-            k = keras_trainer(bs, x, y, steps)
-            if k is not None:
-                runners["keras"] = k
-        for f in runners.values():  # warm-up and compile
-            f()
-        times: dict[str, list[float]] = {k: [] for k in runners}
-        for _ in range(args.windows):  # alternate so that drift hits every framework alike
-            for name, f in runners.items():
-                start = time.perf_counter()
-                f()
-                times[name].append(time.perf_counter() - start)
-        rate = {k: steps * bs / statistics.median(v) for k, v in times.items()}
-        share = rate["ours"] * flops / peak
-        ceiling = matmul_ceiling(model, (28, 28, 1), bs, micro)
-        rows.append(
-            {
-                "batch": bs,
-                **{f"{k}_img_per_s": v for k, v in rate.items()},
-                "ours_share_of_peak": share,
-                "matmul_ceiling_img_per_s": ceiling,
-                "ceiling_share_of_peak": ceiling * flops / peak,
-            }
-        )
-        print(
-            f"{bs:>6}{rate['ours']:>12,.0f}{cell(rate, 'torch')}{cell(rate, 'keras')}"
-            f"{ratio(rate, 'torch')}{ratio(rate, 'keras')}{100 * share:>10.1f}%"
-            f"{ceiling:>15,.0f}{100 * ceiling * flops / peak:>10.1f}%"
-        )
-        for m in others:
-            other = rate[f"micro_{m or 0}"]
-            print(
-                f"{'':>6}micro-batch {m or 'off'}: {other:,.0f} img/s; "
-                f"ours / this {rate['ours'] / other:.2f}"
-            )
-    if peers_ok:
-        for name, probe in (
-            ("torch", lambda: torch_trainer(1, x, y)),
-            ("keras", lambda: keras_trainer(1, x, y, 1)),
-        ):
-            if probe() is None:
-                print(missing_note(name))
-    result = {
+    result: dict = {
         "benchmark": "train",
         "machine": machine(),
-        "model": args.model,
-        "mflop_per_image": flops / 1e6,
-        "matmul_peak_gflops": peak / 1e9,
+        **{f"{p}_matmul_peak_gflops": v / 1e9 for p, v in peak.items()},
         "micro_batch": chunk_limit,
-        "rows": rows,
+        "models": {},
     }
+    for name in args.models:
+        flops = training_flops(MODELS[name](), (28, 28, 1))
+        print(f"\n{name}: {flops / 1e6:.2f} MFLOP per training image (img/s, then ratios)")
+        rows = []
+        for bs in args.batch_sizes:
+            seconds = timed(runners_for(name, bs, data, x, y, args), args.windows)
+            rate = {k: max(1, args.images // bs) * bs / v for k, v in seconds.items()}
+            here = {p: PEAK_REPS * 2 * PEAK_N**3 / seconds[f"peak_{p}"] for p in args.precisions}
+            ceiling = matmul_ceiling(MODELS[name](), (28, 28, 1), bs, micro_of(args))
+            share = {p: rate[f"ours_{p}"] * flops / here[p] for p in args.precisions}
+            rows.append({
+                "batch": bs, **{f"{k}_img_per_s": v for k, v in rate.items() if "peak" not in k},
+                **{f"{p}_matmul_peak_gflops": v / 1e9 for p, v in here.items()},
+                **{f"ours_{p}_share_of_{p}_peak": v for p, v in share.items()},
+                "matmul_ceiling_img_per_s": ceiling,
+            })  # fmt: skip
+            print(report(name, bs, rate, args))
+            print(
+                f"{'':>20}share of the peak measured in the same alternation: "
+                + ", ".join(f"{p} {100 * v:.1f}% of {here[p] / 1e9:.0f}" for p, v in share.items())
+                + f" GFLOP/s; f32 products alone {ceiling:,.0f} img/s"
+            )
+        result["models"][name] = {"mflop_per_image": flops / 1e6, "rows": rows}
+    if not args.no_peers:
+        if torch_trainer(1, x[:2], y[:2]) is None:
+            print(missing_note("torch"))
+        if KERAS_CONVNET in args.models and keras_trainer(1, x[:2], y[:2], 1) is None:
+            print(missing_note("keras"))
     print(
-        "ceiling: the step's matrix products alone, at the same shapes, with nothing else; "
-        "no implementation on XLA's products can train faster"
+        "products alone: the step's f32 matrix products at the same shapes, with nothing else; "
+        "no f32 implementation on XLA's products can train faster"
     )
     write_json(args.json, result)
     return result

@@ -33,6 +33,7 @@ from experiments.options import (
     seed_int,
     smoothing,
 )
+from nn.precision import PRECISIONS
 
 DATA_DIR_ENV = "HANDJAX_DATA_DIR"  # a data root searched after --data-dir
 
@@ -120,6 +121,12 @@ def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: Run
         help="test-time augmentation: average the test predictions over the image and its "
         "mirror image (flip) or its one-pixel shifts (shifts); auto: the dataset's views "
         f"({by_dataset('test_views')}) (default: {defaults.tta})",
+    )
+    a(
+        "--precision",
+        choices=list(PRECISIONS),
+        help="the conv and dense layers' products: float32, or bfloat16 operands with float32 "
+        f"accumulation, weights and optimizer (default: {defaults.precision})",
     )
     a("--out", metavar="DIR", help="run folder (default: runs/<experiment>-<time>)")
     a(

@@ -49,6 +49,8 @@ from experiments.stopping import StopRequest
 from nn.checkpoint import CheckpointError, load_weights, read_meta
 from nn.model import Sequential
 from nn.parallel import Placement
+from nn.precision import with_precision
+from nn.runtime import use_compilation_cache
 
 __all__ = ["CHECKPOINT", "evaluate_checkpoint", "main", "make_optimizer"]
 
@@ -107,7 +109,7 @@ def evaluate_checkpoint(
     if cmd.eval_tta:
         cfg = replace(cfg, tta=cmd.eval_tta)
     ds = load_data(cfg, saved_run_data_dirs(cmd.cfg.data_dir, cmd.env_data_dir, cfg.dataset, meta))
-    model = build_model(len(meta["class_names"]))
+    model = with_precision(build_model(len(meta["class_names"])), cfg.precision)
     params, model_state = load_weights(path, model, tuple(meta["in_shape"]))
     print(f"Running on {describe_device()}")
     print(f"Evaluating {path} (epoch {meta['epoch']}/{cfg.epochs}) on the {ds.name} test set")
@@ -158,6 +160,7 @@ def main(
     cmd = parse_command(argv, name, doc, defaults)
     made: list[Path] = []  # the folder this command created, removed if it fails
     with ending(partial(keep_or_remove, made)) as end, ExitStack() as held:
+        use_compilation_cache()  # the next run of this command skips most compiling
         placement = start_cluster(cmd.cluster)
         if cmd.eval_only:
             evaluate_checkpoint(name, build_model, cmd, Path(cmd.checkpoint), placement)

@@ -29,6 +29,7 @@ class RunConfig:
     label_smoothing: float = 0.0  # s of the target's mass spread over all classes (nn/losses.py)
     tta: str = "none"  # test-time augmentation: views averaged at evaluation (data/views.py)
     eval_batch_size: int = 250  # examples per evaluation step (bounds the activation memory)
+    precision: str = "f32"  # the conv and dense products: "f32" or "bf16" (nn/precision.py)
 
     @property
     def augmentation(self) -> str:

@@ -27,6 +27,7 @@ from nn.batches import DeviceArrays
 from nn.checkpoint import CheckpointError, load_checkpoint
 from nn.model import Sequential
 from nn.parallel import Placement
+from nn.precision import with_precision
 from nn.train import TrainState, adam, init_state, one_cycle
 
 MAX_STEPS = 2**31 - 1  # optax counts a run's steps in int32
@@ -109,7 +110,7 @@ def start_run(
     the run folder's checkpoint. The training split goes to the device; the host copy is dropped
     (188 MB for MNIST)."""
     ds = load_data(cfg, data_dirs)
-    model = build_model(len(ds.class_names))
+    model = with_precision(build_model(len(ds.class_names)), cfg.precision)
     if model.mixes_batch and cfg.batch_size % placement.devices:
         raise UsageError(
             f"--batch-size {cfg.batch_size} does not divide by the {placement.devices} devices: "

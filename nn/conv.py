@@ -16,17 +16,21 @@ the HWIO kernel reshaped to (KH*KW*C, F):
 
     patches[n, h, w, (i*KW + j)*C + c] = xp[n, h*SH + i, w*SW + j, c]     (N, H', W', KH*KW*C)
     y = patches @ w.reshape(KH*KW*C, F) + b                               (N, H', W', F)
+
+With ``precision="bf16"`` the input is rounded to bfloat16 before im2col (half the bytes to move)
+and every product takes bfloat16 operands with float32 accumulation (nn/precision.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 import jax.numpy as jnp
 from jax import lax
 
 from nn.layer import Array, Key, Params, Shape, State, check_positive, glorot_uniform, pair
+from nn.precision import Precision, check_precision, matmul, operand
 
 
 class ConvCache(NamedTuple):
@@ -74,9 +78,13 @@ class Conv2D:
     strides: int | tuple[int, int] = 1  # (SH, SW); an int means equal
     padding: Literal["valid", "same"] = "valid"  # "valid": no padding; "same": H' = ceil(H/SH)
     use_bias: bool = True  # add a learned bias b of shape (F,)
+    # of the products: "f32", or "bf16" operands (nn/precision.py); left out of repr, which names
+    # the architecture in checkpoints, because it changes no parameter
+    precision: Precision = field(default="f32", repr=False)
 
     def __post_init__(self) -> None:
         check_positive("Conv2D filters", self.filters)
+        check_precision("Conv2D", self.precision)
         check_positive("Conv2D kernel_size", *pair(self.kernel_size))
         check_positive("Conv2D strides", *pair(self.strides))
         if self.padding not in ("valid", "same"):
@@ -122,8 +130,8 @@ class Conv2D:
         self, params: Params, state: State, x: Array, *, key: Key = None, train: bool = False
     ) -> tuple[Array, ConvCache, State]:
         kh, kw, c, f = params["w"].shape
-        patches = self.im2col(x)  # (N, H', W', KH*KW*C)
-        y = patches @ params["w"].reshape(kh * kw * c, f)  # (N, H', W', F)
+        patches = self.im2col(operand(x, self.precision))  # (N, H', W', KH*KW*C)
+        y = matmul(patches, params["w"].reshape(kh * kw * c, f), self.precision)  # (N, H', W', F)
         if self.use_bias:
             y = y + params["b"][None, None, None, :]
         return y, ConvCache(x=x), state
@@ -148,14 +156,15 @@ class Conv2D:
         (pt, pb), (pl, pr) = self.pads(h, w)
         strides = pair(self.strides)
 
-        patches = self.im2col(x)  # (N, H', W', KH*KW*C)
+        p = self.precision
+        patches = self.im2col(operand(x, p))  # (N, H', W', KH*KW*C)
         k = kh * kw * c
         dy2 = dy.reshape(-1, f)  # (N*H'*W', F)
-        grads = {"w": (patches.reshape(-1, k).T @ dy2).reshape(kh, kw, c, f)}
+        grads = {"w": matmul(patches.reshape(-1, k).T, operand(dy2, p), p).reshape(kh, kw, c, f)}
         if self.use_bias:
             grads["b"] = jnp.sum(dy2, axis=0)
 
-        dpatches = dy @ params["w"].reshape(k, f).T  # (N, H', W', KH*KW*C)
+        dpatches = matmul(operand(dy, p), params["w"].reshape(k, f).T, p)  # (N, H', W', KH*KW*C)
         padded_hw = (h + pt + pb, w + pl + pr)
         dxp = sum(
             place_window(

@@ -2,16 +2,20 @@
 
 Shapes: N batch, D input features, U units.
     x (N, D), w (D, U), b (U,), y (N, U)
+
+With ``precision="bf16"`` the three products take bfloat16 operands with float32 accumulation
+(nn/precision.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import jax.numpy as jnp
 
 from nn.layer import Array, Key, Params, Shape, State, check_positive, glorot_uniform
+from nn.precision import Precision, check_precision, matmul
 
 
 class DenseCache(NamedTuple):
@@ -22,9 +26,13 @@ class DenseCache(NamedTuple):
 class Dense:
     units: int  # U, number of output features
     use_bias: bool = True  # add a learned bias b of shape (U,)
+    # of the products: "f32", or "bf16" operands (nn/precision.py); left out of repr, which names
+    # the architecture in checkpoints, because it changes no parameter
+    precision: Precision = field(default="f32", repr=False)
 
     def __post_init__(self) -> None:
         check_positive("Dense units", self.units)
+        check_precision("Dense", self.precision)
 
     def init(self, key: Array, in_shape: Shape) -> tuple[Params, State, Shape]:
         if len(in_shape) != 1:
@@ -38,7 +46,7 @@ class Dense:
     def forward(
         self, params: Params, state: State, x: Array, *, key: Key = None, train: bool = False
     ) -> tuple[Array, DenseCache, State]:
-        y = x @ params["w"]  # (N, U)
+        y = matmul(x, params["w"], self.precision)  # (N, U)
         if self.use_bias:
             y = y + params["b"][None, :]
         return y, DenseCache(x=x), state
@@ -51,8 +59,8 @@ class Dense:
             dw[d, u] = sum_n x[n, d] dy[n, u]      -> dw = x.T @ dy        (D, U)
             db[u]    = sum_n dy[n, u]              (b is broadcast over n)  (U,)
         """
-        grads = {"w": cache.x.T @ dy}
+        grads = {"w": matmul(cache.x.T, dy, self.precision)}
         if self.use_bias:
             grads["b"] = jnp.sum(dy, axis=0)
-        dx = dy @ params["w"].T
+        dx = matmul(dy, params["w"].T, self.precision)
         return grads, dx

@@ -33,32 +33,27 @@ def test_layers_benchmark_prints_its_table(tmp_path):
 def test_train_benchmark_prints_throughput_flops_and_peak(tmp_path):
     proc = run_module(
         "benchmarks.train",
-        "--batch-sizes",
-        "8",
-        "--images",
-        "16",
-        "--windows",
-        "1",
-        "--micro-batch",
-        "4",
-        "0",
-        "--json",
-        tmp_path / "t.json",
+        *("--models", "keras_convnet", "best", "--batch-sizes", "8", "--images", "16"),
+        *("--windows", "1", "--micro-batch", "4", "0", "--json", tmp_path / "t.json"),
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
-    assert "MFLOP per training image" in out and "matmul peak" in out and "ours img/s" in out
+    assert "MFLOP per training image" in out and "matmul peak" in out and "ours_f32" in out
     result = json.loads((tmp_path / "t.json").read_text())
-    assert 14.0 < result["mflop_per_image"] < 15.0  # the Keras convnet: about 14.3 MFLOP
-    row = result["rows"][0]
-    assert row["ours_img_per_s"] > 0
+    assert result["f32_matmul_peak_gflops"] > 0 and result["bf16_matmul_peak_gflops"] > 0
+    keras = result["models"]["keras_convnet"]
+    assert 14.0 < keras["mflop_per_image"] < 15.0  # the Keras convnet: about 14.3 MFLOP
+    assert result["models"]["best"]["mflop_per_image"] > keras["mflop_per_image"]
+    row = keras["rows"][0]
+    assert row["ours_f32_img_per_s"] > 0 and row["ours_bf16_img_per_s"] > 0
     # the matrix products alone are part of the step, so they cannot be slower than all of it
-    assert row["matmul_ceiling_img_per_s"] > row["ours_img_per_s"]
-    assert "ceiling img/s" in out
+    assert row["matmul_ceiling_img_per_s"] > row["ours_f32_img_per_s"]
+    assert "products alone" in out and "ours bf16/f32" in out
     assert result["micro_batch"] == 4 and row["micro_0_img_per_s"] > 0  # 0: whole batches
-    assert "micro-batch off:" in out
     for peer in ("torch", "keras"):  # either measured or skipped with a note
-        assert f"{peer}_img_per_s" in result["rows"][0] or f"{peer}: not installed" in out
+        assert f"{peer}_f32_img_per_s" in row or f"{peer}: not installed" in out
+    if "torch_bf16_img_per_s" in row:  # PyTorch's autocast, beside ours in bf16
+        assert "ours/torch bf16" in out
 
 
 def test_products_are_the_im2col_and_dense_matrices_of_each_layer():

@@ -1,0 +1,49 @@
+"""How JAX runs this project's programs, in one place: the persistent compilation cache, and
+which XLA options we set (none: see below).
+
+Compilation cache. A run compiles a handful of programs (the train state's initialiser, the
+train step, the evaluation step); on the 2-core CPU of BENCHMARKS.md that is most of the time
+before the first step. ``use_compilation_cache`` turns on JAX's persistent cache, so that the
+next run with the same model, batch and options loads the compiled programs from disk instead
+(experiments.fast's start-up, first evaluation included: see BENCHMARKS.md, "Speed (issue 21)").
+Every program is cached, however quickly it compiled (``jax_persistent_cache_min_compile_time_secs``
+is 0: the small ones add up), in ``$XDG_CACHE_HOME/handjax/jax`` (default ``~/.cache/...``), which
+JAX keeps under 1 GiB by evicting the least recently used entries. A folder the user already gave
+JAX (``JAX_COMPILATION_CACHE_DIR``) is left as it is; ``JAX_ENABLE_COMPILATION_CACHE=false`` turns
+the cache off.
+
+XLA options. None is set. Each candidate was measured on the whole train step against the
+defaults, alternating in one process (``jax.jit(...).lower(...).compile(compiler_options=...)``):
+YNNPACK fusions of elementwise work and reductions (``xla_cpu_experimental_ynn_fusion_type``),
+512-bit vectors (``xla_cpu_prefer_vector_width``), XNNPACK graph fusion, the fast-runtime preset
+and the concurrency-optimised scheduler; none was faster on the default model or the Keras convnet
+(BENCHMARKS.md). An option that wins on some CPU belongs here, chosen by the CPU's features.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+
+CACHE_LIMIT_BYTES = 1 << 30  # least recently used entries are evicted beyond this
+
+
+def default_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/handjax/jax (default ~/.cache/handjax/jax)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "handjax" / "jax"
+
+
+def use_compilation_cache(folder: str | os.PathLike | None = None) -> Path:
+    """Turn on JAX's persistent compilation cache in ``folder`` (default: the folder JAX was
+    already given, else ``default_cache_dir()``) for every program compiled from now on, and
+    return the folder. Call it before the first compilation that should be cached."""
+    given = jax.config.jax_compilation_cache_dir
+    path = Path(folder) if folder is not None else Path(given or default_cache_dir())
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    jax.config.update("jax_compilation_cache_max_size", CACHE_LIMIT_BYTES)
+    return path
