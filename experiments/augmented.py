@@ -21,7 +21,8 @@ def save_augmentation_figure(run: Run, images: int = 8, draws: int = 6) -> Path 
         return None
     x = run.data.x_test[:images]  # (n, H, W, C)
     keys = jax.random.split(jax.random.key(run.cfg.seed), draws)
-    augmented = np.stack([np.asarray(augment(k, jax.numpy.asarray(x))) for k in keys])
+    draw = jax.jit(augment)  # one compiled program (op by op: about a hundred small ones)
+    augmented = np.stack([np.asarray(draw(k, jax.numpy.asarray(x))) for k in keys])
     title = f"--augment {run.cfg.augmentation}: {draws} draws of {images} test images"
     return save_augmented_grid(run.folder / "augmented.png", x, augmented, title)
 

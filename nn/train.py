@@ -187,11 +187,15 @@ def make_train_step(
                 return (jax.tree_util.tree_map(jnp.add, grads, g), model_state, loss + l,
                         hits + h), None  # fmt: skip
 
-            # The first chunk seeds the running sums, so the carry has the body's own type
-            # (under shard_map: varying across devices, which a zero-initialised carry is not).
-            first = piece(params, state.model_state, data, total, *(r[0] for r in rows))
-            rest = tuple(r[1:] for r in rows)
-            (grads, model_state, loss, hits), _ = lax.scan(add_piece, first, rest)
+            if parallel:  # the first chunk seeds the sums: the carry must vary across devices,
+                # as the body's output does under shard_map, and zeros do not
+                start = piece(params, state.model_state, data, total, *(r[0] for r in rows))
+                rows = tuple(r[1:] for r in rows)
+            else:  # zeros (0 + g is g exactly): the forward and backward are compiled once
+                zero = jnp.zeros((), jnp.float32)
+                start = (jax.tree_util.tree_map(jnp.zeros_like, params), state.model_state, zero,
+                         zero.astype(weight.dtype))  # fmt: skip
+            (grads, model_state, loss, hits), _ = lax.scan(add_piece, start, rows)
         if parallel:  # sum over the devices; BatchNorm's state is already the same on each
             grads, loss, hits = lax.psum((grads, loss, hits), AXIS)
         # 4. update, once for the whole batch
