@@ -19,17 +19,15 @@ written: the cache is an optimisation, never a reason to fail.
 
 from __future__ import annotations
 
-import gzip
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from data.errors import IdxFormatError
 from data.fetch import cache_root
 from data.files import atomic_write
-from data.idx import GZIP_HEADER, decode_idx
+from data.idx import GZIP_HEADER, decode_idx, gunzip
 
 
 def decoded_root() -> Path:
@@ -69,12 +67,7 @@ def read_idx_cached(
         raw = None
     if raw is not None and matches(raw, trailer):
         return decode_idx(raw, str(path), expected_magic)
-    try:
-        raw = gzip.decompress(gz)
-    except (EOFError, OSError, zlib.error) as e:
-        raise IdxFormatError(
-            f"{path}: truncated or corrupt gzip data ({e}); delete it and download it again"
-        ) from None
+    raw = gunzip(gz, path)
     array = decode_idx(raw, str(path), expected_magic)
     if matches(raw, trailer):  # a single-member gzip: its trailer can verify the copy later
         try:

@@ -60,13 +60,18 @@ def read_idx(path: str | os.PathLike, expected_magic: int | None = None) -> np.n
     path = Path(path)
     raw = path.read_bytes()
     if raw[:2] == GZIP_HEADER:
-        try:
-            raw = gzip.decompress(raw)
-        except (EOFError, OSError, zlib.error) as e:
-            raise IdxFormatError(
-                f"{path}: truncated or corrupt gzip data ({e}); delete it and download it again"
-            ) from None
+        raw = gunzip(raw, path)
     return decode_idx(raw, str(path), expected_magic)
+
+
+def gunzip(gz: bytes, path: Path) -> bytes:
+    """The decompressed bytes of ``path``'s gzip data ``gz``; damaged data is an IdxFormatError."""
+    try:
+        return gzip.decompress(gz)
+    except (EOFError, OSError, zlib.error) as e:
+        raise IdxFormatError(
+            f"{path}: truncated or corrupt gzip data ({e}); delete it and download it again"
+        ) from None
 
 
 def encode_idx(array: np.ndarray) -> bytes:
