@@ -100,7 +100,7 @@ class Handler(BaseHTTPRequestHandler):
         if asked is None:
             return None
         k = len(self.server.app.predictor.class_names)
-        if len(asked) == 1 and asked[0].isdigit() and int(asked[0]) < k:
+        if len(asked) == 1 and is_count(asked[0]) and int(asked[0]) < k:
             return int(asked[0])
         raise HttpError(
             HTTPStatus.BAD_REQUEST,
@@ -113,7 +113,7 @@ class Handler(BaseHTTPRequestHandler):
         text = self.headers.get("Content-Length")
         if text is None:
             raise HttpError(HTTPStatus.LENGTH_REQUIRED, "send the image with a Content-Length")
-        if not text.strip().isdigit():
+        if not is_count(text.strip()):
             raise HttpError(HTTPStatus.BAD_REQUEST, f"Content-Length {text!r} is not a number")
         size = int(text)
         if size > MAX_BODY:
@@ -240,3 +240,9 @@ class DrawServer(ThreadingHTTPServer):
             )
         else:
             super().handle_error(request, client_address)
+
+
+def is_count(text: str) -> bool:
+    """Whether ``text`` is a plain decimal count that int() reads: ASCII digits only (str.isdigit
+    also takes "²" and other digits int() refuses), and short enough for int()'s digit limit."""
+    return text.isascii() and text.isdigit() and len(text) <= 18

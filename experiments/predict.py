@@ -66,13 +66,16 @@ def explain_folder(directory: str) -> Path:
 
 
 def explained_names(images: Sequence[str]) -> list[str]:
-    """<stem>-explained.png for each image; a stem seen before gets -2, -3, ... after it."""
-    seen: dict[str, int] = {}
+    """<stem>-explained.png for each image; a name taken before gets -2, -3, ... after the stem
+    (the first free one, so that a.png, b/a.png and a-2.png write three files)."""
+    taken: set[str] = set()
     names = []
     for image in images:
-        stem = Path(image).stem
-        seen[stem] = seen.get(stem, 0) + 1
-        names.append(f"{stem}{'' if seen[stem] == 1 else f'-{seen[stem]}'}-explained.png")
+        stem, n = Path(image).stem, 1
+        while (name := f"{stem}{'' if n == 1 else f'-{n}'}-explained.png") in taken:
+            n += 1
+        taken.add(name)
+        names.append(name)
     return names
 
 

@@ -66,8 +66,9 @@ def _about(path: Path, finished: bool) -> str:
 
 def load_model(path: Path):  # noqa: ANN201  (returns (model, (params, model_state), meta))
     meta = read_meta(path)
-    module = EXPERIMENTS.get(meta.get("experiment", ""))
-    if module is None or "class_names" not in meta:
+    needed = ("class_names", "in_shape", "mean", "std")
+    module = EXPERIMENTS.get(meta.get("experiment", "")) if isinstance(meta, dict) else None
+    if module is None or any(k not in meta for k in needed):
         raise UsageError(f"{path} is not a checkpoint of one of: {', '.join(EXPERIMENTS)}")
     model = module.build_model(len(meta["class_names"]))
     return model, load_weights(path, model, tuple(meta["in_shape"])), meta
@@ -75,7 +76,8 @@ def load_model(path: Path):  # noqa: ANN201  (returns (model, (params, model_sta
 
 def framing_of(meta: dict) -> Framing:
     """The framing of the dataset a checkpoint was trained on (MNIST's when unknown)."""
-    dataset = meta.get("config", {}).get("dataset", "mnist")
+    config = meta.get("config") if isinstance(meta, dict) else None
+    dataset = config.get("dataset", "mnist") if isinstance(config, dict) else "mnist"
     return DATASETS.get(dataset, DATASETS["mnist"]).framing
 
 

@@ -151,6 +151,14 @@ def test_bad_requests_get_a_json_error_and_the_server_keeps_serving(server, mnis
         ("POST", "/api/predict?explain=10", flat, {}, 400, "'10' is not a class"),
         ("POST", "/api/predict?explain=-1", flat, {}, 400, "use ?explain=K, K from 0 to 9"),
         ("POST", "/api/predict?explain=2&explain=3", flat, {}, 400, "is not a class"),
+        (
+            "POST",
+            "/api/predict?explain=%C2%B2",
+            flat,
+            {},
+            400,
+            "is not a class",
+        ),  # a digit int() refuses
         ("PUT", "/api/predict", flat, {}, 501, "Unsupported method"),
     ]
     for method, path, body, headers, status, words in bad:
@@ -162,6 +170,8 @@ def test_bad_requests_get_a_json_error_and_the_server_keeps_serving(server, mnis
     assert no_length.startswith(b"HTTP/1.1 411") and b'"error": "send the image' in no_length
     not_a_number = b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n"
     assert raw_exchange(server, not_a_number).startswith(b"HTTP/1.1 400")
+    too_long = b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: " + b"0" * 5000
+    assert raw_exchange(server, too_long + b"\r\n\r\n").startswith(b"HTTP/1.1 400")
     short = b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n\x89PNG"
     assert b"ended before its Content-Length" in raw_exchange(server, short)
     assert b"Bad request syntax" in raw_exchange(server, b"garbage\r\n\r\n")  # HTTP/0.9-style

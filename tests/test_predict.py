@@ -118,3 +118,12 @@ def test_explain_into_a_file_is_a_one_line_error(checkpoint, tmp_path):
     taken.write_text("a file, not a folder")
     proc = run_module("experiments.predict", image, "--checkpoint", checkpoint, "--explain", taken)
     assert_one_line_error(proc, "cannot create --explain folder", str(taken))
+
+
+def test_explained_names_never_give_two_inputs_one_file():
+    from experiments.predict import explained_names
+
+    names = explained_names(["a.png", "b/a.png", "a-2.png", "c/a.jpg"])
+    assert names == ["a-explained.png", "a-2-explained.png", "a-2-2-explained.png",
+                     "a-3-explained.png"]  # fmt: skip
+    assert len(set(names)) == len(names)
