@@ -140,30 +140,6 @@ def make_train_step(
     if parallel:
         model = model.with_axis_name(AXIS)
 
-    def piece(
-        params: ModelParams,
-        model_state: ModelState,
-        data: DeviceArrays,
-        total: Array,
-        index: Array,
-        weight: Array,
-        key: Array,
-    ) -> tuple[ModelParams, ModelState, Array, Array]:
-        """forward_backward of the rows ``index`` (R,), gathered on the device and (with
-        ``augment``) augmented there, as a piece of a batch of weight ``total``: (grads, model
-        state, loss, correctly classified rows), the sums over the pieces being the batch's."""
-        x, y = data.x[index], data.y[index]  # (R, ...), (R,) gathered on the device
-        if augment is not None:  # without it, the layers get the key train_step would give them
-            key, augment_key = jax.random.split(key)
-            x = augment(augment_key, x)
-        share = jnp.sum(weight) / jnp.maximum(total, 1e-12)  # this piece's part of the batch
-        loss = piece_loss(weight, share, label_smoothing)
-        grads, model_state, value, logits = forward_backward(
-            model, params, model_state, x, y, key=key, loss=loss
-        )
-        right = jnp.argmax(logits, axis=-1).astype(y.dtype) == y
-        return grads, model_state, value, jnp.sum(weight * right.astype(weight.dtype))
-
     def step(
         state: TrainState, sums: EpochSums, data: DeviceArrays, index: Array, weight: Array
     ) -> tuple[TrainState, EpochSums]:
@@ -172,30 +148,42 @@ def make_train_step(
         if parallel:  # this is one device's block of the batch: the whole batch's weight
             total = lax.psum(total, AXIS)
             step_key = jax.random.fold_in(step_key, lax.axis_index(AXIS))  # its own draws
+
+        def piece(so_far: tuple, rows: tuple) -> tuple[tuple, None]:
+            """forward_backward of the rows ``index`` (R,), gathered on the device and (with
+            ``augment``) augmented there, as a piece of a batch of weight ``total``, added to
+            the sums so far: (grads, model state, loss, correctly classified rows)."""
+            grads, model_state, loss, hits = so_far
+            index, weight, key = rows
+            x, y = data.x[index], data.y[index]  # (R, ...), (R,) gathered on the device
+            if augment is not None:  # without it, the layers get train_step's key
+                key, augment_key = jax.random.split(key)
+                x = augment(augment_key, x)
+            share = jnp.sum(weight) / jnp.maximum(total, 1e-12)  # this piece's part of the batch
+            g, model_state, value, logits = forward_backward(
+                model, params, model_state, x, y, key=key,
+                loss=piece_loss(weight, share, label_smoothing),
+            )  # fmt: skip
+            right = (jnp.argmax(logits, axis=-1).astype(y.dtype) == y).astype(weight.dtype)
+            return (jax.tree_util.tree_map(jnp.add, grads, g), model_state, loss + value,
+                    hits + jnp.sum(weight * right)), None  # fmt: skip
+
+        # The sums start at zero (0 + g is g exactly), so the forward and backward are compiled
+        # once, in the scan's body.
+        zero = jnp.zeros((), jnp.float32)
+        start = (jax.tree_util.tree_map(jnp.zeros_like, params), state.model_state, zero,
+                 zero.astype(weight.dtype))  # fmt: skip
         chunks = index.shape[0] // chunk_size(index.shape[0], micro_batch)
         if chunks == 1:
-            grads, model_state, loss, hits = piece(
-                params, state.model_state, data, total, index, weight, step_key
-            )
+            (grads, model_state, loss, hits), _ = piece(start, (index, weight, step_key))
         else:  # micro-batches, one after the other (lax.scan), their gradients summed
             rows = (index.reshape(chunks, -1), weight.reshape(chunks, -1))  # (chunks, R) each
             rows += (jax.random.split(step_key, chunks),)
-
-            def add_piece(carry: tuple, chunk: tuple) -> tuple[tuple, None]:
-                grads, model_state, loss, hits = carry
-                g, model_state, l, h = piece(params, model_state, data, total, *chunk)
-                return (jax.tree_util.tree_map(jnp.add, grads, g), model_state, loss + l,
-                        hits + h), None  # fmt: skip
-
-            if parallel:  # the first chunk seeds the sums: the carry must vary across devices,
-                # as the body's output does under shard_map, and zeros do not
-                start = piece(params, state.model_state, data, total, *(r[0] for r in rows))
+            if parallel:  # under shard_map the scan's carry must vary across devices, as the
+                # body's output does, and zeros do not: the first chunk seeds it
+                start, _ = piece(start, tuple(r[0] for r in rows))
                 rows = tuple(r[1:] for r in rows)
-            else:  # zeros (0 + g is g exactly): the forward and backward are compiled once
-                zero = jnp.zeros((), jnp.float32)
-                start = (jax.tree_util.tree_map(jnp.zeros_like, params), state.model_state, zero,
-                         zero.astype(weight.dtype))  # fmt: skip
-            (grads, model_state, loss, hits), _ = lax.scan(add_piece, start, rows)
+            (grads, model_state, loss, hits), _ = lax.scan(piece, start, rows)
         if parallel:  # sum over the devices; BatchNorm's state is already the same on each
             grads, loss, hits = lax.psum((grads, loss, hits), AXIS)
         # 4. update, once for the whole batch

@@ -22,7 +22,7 @@ from tests.cli import ROOT, assert_one_line_error, assert_real_image, command_en
 pytestmark = pytest.mark.slow
 
 RUNS = {  # experiment -> (arguments, steps per epoch)
-    "cnn": (["--subset", "12000", "--epochs", "3", "--offline"], 375),  # batch 32
+    "cnn": (["--subset", "12000", "--epochs", "3", "--offline"], 93),  # batch 128
     "best": (["--subset", "4800", "--epochs", "3", "--batch-size", "64", "--offline"], 75),
 }
 
