@@ -7,10 +7,12 @@ before the first step. ``use_compilation_cache`` turns on JAX's persistent cache
 next run with the same model, batch and options loads the compiled programs from disk instead
 (experiments.fast's start-up, first evaluation included: see BENCHMARKS.md, "Speed (issue 21)").
 Every program is cached, however quickly it compiled (``jax_persistent_cache_min_compile_time_secs``
-is 0: the small ones add up), in ``$XDG_CACHE_HOME/handjax/jax`` (default ``~/.cache/...``), which
-JAX keeps under 1 GiB by evicting the least recently used entries. A folder the user already gave
-JAX (``JAX_COMPILATION_CACHE_DIR``) is left as it is; ``JAX_ENABLE_COMPILATION_CACHE=false`` turns
-the cache off.
+is 0: the small ones add up), in ``$XDG_CACHE_HOME/handjax/jax`` (default ``~/.cache/...``), kept
+under 1 GiB: by JAX, evicting the least recently used entries, where the optional ``filelock``
+package is installed (JAX needs it to bound the cache), else by us at start-up, deleting the
+oldest entries first (handjax depends on no package beyond jax, jaxlib, optax and numpy). A
+folder the user already gave JAX (``JAX_COMPILATION_CACHE_DIR``) is left as it is;
+``JAX_ENABLE_COMPILATION_CACHE=false`` turns the cache off.
 
 XLA options. None is set. Each candidate was measured on the whole train step against the
 defaults, alternating in one process (``jax.jit(...).lower(...).compile(compiler_options=...)``):
@@ -22,6 +24,7 @@ and the concurrency-optimised scheduler; none was faster on the default model or
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -45,5 +48,28 @@ def use_compilation_cache(folder: str | os.PathLike | None = None) -> Path:
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    jax.config.update("jax_compilation_cache_max_size", CACHE_LIMIT_BYTES)
+    if importlib.util.find_spec("filelock") is not None:
+        jax.config.update("jax_compilation_cache_max_size", CACHE_LIMIT_BYTES)
+    else:  # JAX would refuse to read or write any entry with a bound set and no filelock
+        prune(path, CACHE_LIMIT_BYTES)
     return path
+
+
+def prune(folder: Path, limit_bytes: int) -> None:
+    """Delete the oldest compiled programs in ``folder`` until the rest take at most
+    ``limit_bytes``. An entry another process deletes first is skipped; a deleted entry is only
+    a cache miss for the next run."""
+    entries = []
+    for path in folder.glob("*-cache"):
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            continue
+        entries.append((info.st_mtime, info.st_size, path))
+    total = sum(size for (_, size, _) in entries)
+    for _, size, path in sorted(entries):
+        if total <= limit_bytes:
+            break
+        path.unlink(missing_ok=True)
+        path.with_name(path.name.removesuffix("-cache") + "-atime").unlink(missing_ok=True)
+        total -= size

@@ -1,13 +1,20 @@
 """The persistent compilation cache (nn/runtime.py): a second process finds what the first one
-compiled, and gets the same numbers from it."""
+compiled, and gets the same numbers from it, with or without the optional filelock package (JAX
+needs it to bound the cache; handjax does not depend on it), and the cache stays bounded."""
 
+import os
 import subprocess
 import sys
 
+import pytest
+
+from nn.runtime import prune
 from tests.cli import ROOT, command_env
 
 PROGRAM = """
 import sys
+if sys.argv[2] == "no-filelock":
+    sys.modules["filelock"] = None  # as on a machine without it: importing it fails
 import jax, jax.numpy as jnp
 from nn.runtime import use_compilation_cache
 print(use_compilation_cache(None if sys.argv[1] == "-" else sys.argv[1]))
@@ -16,23 +23,25 @@ print(repr(float(f(jnp.arange(12.0).reshape(3, 4) / 7).sum())))
 """
 
 
-def run(folder: str, env: dict) -> list[str]:
+def run(folder: str, env: dict, filelock: str = "filelock") -> list[str]:
     proc = subprocess.run(
-        [sys.executable, "-c", PROGRAM, folder],
+        [sys.executable, "-c", PROGRAM, folder, filelock],
         capture_output=True, text=True, timeout=300, env=command_env(env), cwd=ROOT,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Warning" not in proc.stderr, proc.stderr[-2000:]  # e.g. a cache entry not read
     return proc.stdout.split()
 
 
-def test_second_process_reads_what_the_first_compiled(tmp_path):
+@pytest.mark.parametrize("filelock", ["filelock", "no-filelock"])
+def test_second_process_reads_what_the_first_compiled(tmp_path, filelock):
     folder = tmp_path / "jax-cache"
-    first = run(str(folder), {})
-    entries = sorted(p.name for p in folder.iterdir())
+    first = run(str(folder), {}, filelock)
+    entries = sorted(p.name for p in folder.iterdir() if p.name.endswith("-cache"))
     assert entries, "the first process cached nothing"
-    second = run(str(folder), {})
+    second = run(str(folder), {}, filelock)
     assert second == first  # same folder, same result
-    assert sorted(p.name for p in folder.iterdir()) == entries  # a hit adds no entry
+    assert sorted(p.name for p in folder.iterdir() if p.name.endswith("-cache")) == entries
 
 
 def test_default_folder_is_in_the_user_cache(tmp_path):
@@ -48,3 +57,18 @@ def test_a_folder_given_to_jax_is_kept(tmp_path):
     )
     assert folder == str(mine) and any(mine.iterdir())
     assert not (tmp_path / "handjax").exists()
+
+
+def test_prune_deletes_the_oldest_entries_until_the_rest_fit(tmp_path):
+    for age, name in enumerate(["new", "mid", "old"]):
+        (tmp_path / f"{name}-cache").write_bytes(b"x" * 100)
+        (tmp_path / f"{name}-atime").write_bytes(b"t")
+        os.utime(tmp_path / f"{name}-cache", (1e9 - age, 1e9 - age))
+    prune(tmp_path, 250)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "mid-atime", "mid-cache", "new-atime", "new-cache"
+    ]  # fmt: skip
+    prune(tmp_path, 200)  # already small enough
+    assert len(list(tmp_path.iterdir())) == 4
+    prune(tmp_path, 0)
+    assert list(tmp_path.iterdir()) == []
