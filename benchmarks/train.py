@@ -35,7 +35,7 @@ from benchmarks.peers import (
     torch_trainer,
 )
 from benchmarks.timing import block, machine, write_json
-from experiments import best, cnn, fast
+from experiments.recipes import best, cnn, fast
 from nn import Sequential
 from nn.batches import DeviceArrays, batches, to_device
 from nn.precision import PRECISIONS, with_precision

@@ -1,49 +1,10 @@
-"""Train and evaluate the CNN on MNIST (or Fashion-MNIST): the project's main job.
-
-    python -m experiments.cnn [--dataset {mnist,fashion-mnist}] [--data-dir DIR] [--epochs N]
-                              [--batch-size N] [--lr LR] [--seed N] [--out DIR]
-
-Three small 3x3 convolutions (16, 32 and 64 channels), each followed by ReLU and 2x2 max pooling,
-a 128-unit hidden layer with dropout and the classifier: about 2 million multiply-adds an image,
-half the budget of a 2-stage CNN with a large dense layer, spent on more passes over augmented
-images instead. Every training batch is augmented on the device (data/augment.py; ``--augment
-auto`` is the handwriting preset on MNIST: rotation, shift, scale, shear, elastic wobble, stroke
-thickness; the clothing preset on Fashion-MNIST), so the model reads other people's handwriting,
-not only MNIST's test set (README, "Results": digits from outside MNIST). On Fashion-MNIST the
-test predictions are averaged with the mirror image's (``--tta auto``).
-
-Every layer's forward and backward pass is hand-written in nn/; optax's Adam applies the
-gradients. Writes metrics.json, checkpoint.npz and the figures into the run folder.
-"""
-
-from __future__ import annotations
+"""``python -m experiments.cnn`` runs the recipe in experiments/recipes/cnn.py: its
+network, its defaults and what it is for (``--help`` prints that module's docstring)."""
 
 import sys
 
 from experiments.common import main
-from experiments.config import RunConfig
-from nn import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
-
-DEFAULTS = RunConfig(
-    epochs=4,  # one-cycle over 4 epochs of augmented images (README "Results")
-    batch_size=128,  # the step's fixed costs shared by 128 images, split into cache-sized chunks
-    lr=1e-2,  # peak of the one-cycle schedule
-    augment="auto",  # "mnist" (handwriting) for MNIST, "fashion" (clothing) for Fashion-MNIST
-    tta="auto",  # mirror image averaged in on Fashion-MNIST; none on MNIST
-)
-
-
-def build_model(num_classes: int) -> Sequential:
-    """Three same-padded conv/pool stages, a 128-unit hidden layer with dropout, a classifier."""
-    return Sequential([
-        Conv2D(16, 3, padding="same"), ReLU(), MaxPool2D(2),   # (28, 28, 16) -> (14, 14, 16)
-        Conv2D(32, 3, padding="same"), ReLU(), MaxPool2D(2),   # (14, 14, 32) -> (7, 7, 32)
-        Conv2D(64, 3, padding="same"), ReLU(), MaxPool2D(2),   # (7, 7, 64) -> (3, 3, 64)
-        Flatten(),                                             # (576,)
-        Dense(128), ReLU(), Dropout(0.3),                      # (128,)
-        Dense(num_classes),                                    # logits; softmax is in the loss
-    ])  # fmt: skip
-
+from experiments.recipes import cnn
 
 if __name__ == "__main__":
-    sys.exit(main("cnn", __doc__, build_model, DEFAULTS))
+    sys.exit(main("cnn", cnn.__doc__, cnn.build_model, cnn.DEFAULTS))

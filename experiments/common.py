@@ -1,7 +1,7 @@
 """Running an experiment, top to bottom: ``main`` is every experiment's command line
-(experiments/cnn.py and the others call it). It reads the options, opens the run folder, starts
-(or resumes) the run, fits it, evaluates it on the test set and writes the run folder; each step
-is its own module:
+(experiments/cnn.py and the other commands hand it their recipe). It reads the options, opens
+the run folder, starts (or resumes) the run, fits it, evaluates it on the test set and writes
+the run folder; each step is its own module:
 
     experiments/start.py    data, model, optimizer, train state (fresh or from the checkpoint)
     experiments/fit.py      the epochs and their batches, a checkpoint after every epoch

@@ -1,5 +1,5 @@
 """What a run trains: the configuration every experiment states its defaults in
-(``DEFAULTS = RunConfig(...)`` in experiments/cnn.py and the others), which the command line
+(``DEFAULTS = RunConfig(...)`` in experiments/recipes/cnn.py and the others), which the command line
 (experiments/cli.py) overrides option by option and every checkpoint and metrics.json records.
 
 A plain module: a recipe states its defaults without importing the command line.

@@ -1,22 +1,10 @@
-"""One hidden layer: Flatten, Dense 128 + ReLU, Dense to the classes.
-
-python -m experiments.hidden [--dataset {mnist,fashion-mnist}] [--epochs N] ...
-"""
-
-from __future__ import annotations
+"""``python -m experiments.hidden`` runs the recipe in experiments/recipes/hidden.py: its
+network, its defaults and what it is for (``--help`` prints that module's docstring)."""
 
 import sys
 
 from experiments.common import main
-from experiments.config import RunConfig
-from nn import Dense, Flatten, ReLU, Sequential
-
-DEFAULTS = RunConfig(epochs=10, batch_size=128, lr=3e-3)
-
-
-def build_model(num_classes: int) -> Sequential:
-    return Sequential([Flatten(), Dense(128), ReLU(), Dense(num_classes)])
-
+from experiments.recipes import hidden
 
 if __name__ == "__main__":
-    sys.exit(main("hidden", __doc__, build_model, DEFAULTS))
+    sys.exit(main("hidden", hidden.__doc__, hidden.build_model, hidden.DEFAULTS))

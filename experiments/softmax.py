@@ -1,23 +1,10 @@
-"""Softmax regression: one dense layer on the flattened image, no hidden layer (the "simple
-neural network" of a Keras script this project started from).
-
-    python -m experiments.softmax [--dataset {mnist,fashion-mnist}] [--epochs N] ...
-"""
-
-from __future__ import annotations
+"""``python -m experiments.softmax`` runs the recipe in experiments/recipes/softmax.py: its
+network, its defaults and what it is for (``--help`` prints that module's docstring)."""
 
 import sys
 
 from experiments.common import main
-from experiments.config import RunConfig
-from nn import Dense, Flatten, Sequential
-
-DEFAULTS = RunConfig(epochs=10, batch_size=128, lr=1e-2)
-
-
-def build_model(num_classes: int) -> Sequential:
-    return Sequential([Flatten(), Dense(num_classes)])  # 784 -> logits
-
+from experiments.recipes import softmax
 
 if __name__ == "__main__":
-    sys.exit(main("softmax", __doc__, build_model, DEFAULTS))
+    sys.exit(main("softmax", softmax.__doc__, softmax.build_model, softmax.DEFAULTS))

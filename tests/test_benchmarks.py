@@ -160,7 +160,7 @@ def test_pytorch_peer_follows_our_one_cycle_rates_step_by_step(total):
     """The torch-fast racer's learning rate at every step is nn.train.one_cycle's."""
     pytest.importorskip("torch")
     from benchmarks.peers import torch_trainer
-    from experiments import fast
+    from experiments.recipes import fast
     from nn.train import one_cycle
 
     with jax.numpy_dtype_promotion("standard"):  # optax mixes bool and float in its schedule

@@ -61,7 +61,7 @@ def test_experiment_writes_metrics_report_and_figures(runs, module):
 
 
 def test_mlp_defaults_are_the_seeds_recipe():
-    from experiments import mlp
+    from experiments.recipes import mlp
 
     assert (mlp.DEFAULTS.epochs, mlp.DEFAULTS.batch_size, mlp.DEFAULTS.lr) == (10, 512, 1e-3)
     kinds = [type(layer).__name__ for layer in mlp.build_model(10).layers]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from experiments import best, cnn
+from experiments.recipes import best, cnn
 from nn import Conv2D, Dense, softmax_cross_entropy
 from nn.precision import with_precision
 from nn.train import forward_backward
