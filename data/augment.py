@@ -145,13 +145,24 @@ def parse_augment(text: str) -> Augment:
     return replace(cfg, **values)
 
 
-# Every per-image number is one column of a single uniform draw, (N, DRAWS), widened by the
-# 2 H W noise values of the elastic field when it is on: one random-number generator in the
-# compiled step instead of one per transform (each costs about a second of compile time on the
-# 2-core CPU). Switching a transform on or off leaves the draws of the others unchanged, except
-# elastic: it widens the draw, which changes every number in it.
+# Every per-image number is one column of a single uniform draw, (N, DRAWS): one random-number
+# generator in the compiled step instead of one per transform (each costs about a second of
+# compile time on the 2-core CPU). The elastic field's 2 H W noise values an image come from a
+# key of their own, as bytes (``uniform_bytes``), so switching any transform on or off leaves
+# the draws of the others unchanged.
 ANGLE, SHEAR, ZOOM, SHIFT_X, SHIFT_Y, THICKNESS, BLUR, FLIP, ERASE = range(9)  # ERASE: 5 columns
 DRAWS = ERASE + 5
+
+
+def uniform_bytes(key: Array, shape: tuple[int, ...]) -> Array:
+    """Noise uniform on [-1, 1] in 256 equal steps, four values from each random 32-bit word: a
+    quarter of the generator's work of ``jax.random.uniform`` (whose 32-bit values cost about
+    two thirds of the elastic augmentation of a batch on the CPU of BENCHMARKS.md). The field
+    it feeds is a Gaussian average of about a hundred of them, for which 256 levels are many."""
+    count = math.prod(shape)
+    words = jax.random.bits(key, (-(-count // 4),), jnp.uint32)
+    levels = jax.lax.bitcast_convert_type(words, jnp.uint8).reshape(-1)[:count]  # (4 words,)
+    return ((levels.astype(jnp.float32) + 0.5) / 128 - 1).reshape(shape)
 
 
 def augment(key: Array, x: Array, cfg: Augment) -> Array:
@@ -160,8 +171,8 @@ def augment(key: Array, x: Array, cfg: Augment) -> Array:
     if not cfg.active:
         return x
     n, h, w, _ = x.shape
-    noise = 2 * h * w if cfg.elastic else 0
-    u = jax.random.uniform(key, (n, DRAWS + noise), jnp.float32)  # (N, DRAWS [+ 2 H W])
+    key, noise_key = jax.random.split(key)
+    u = jax.random.uniform(key, (n, DRAWS), jnp.float32)  # (N, DRAWS)
     sym = lambda col, m: m * (2 * u[:, col] - 1)  # noqa: E731  (N,) uniform in [-m, m]
     if cfg.thickness:
         x = stroke_width(x, sym(THICKNESS, cfg.thickness), cfg.thickness, cfg.fill)
@@ -174,7 +185,7 @@ def augment(key: Array, x: Array, cfg: Augment) -> Array:
         )
         rows, cols = source_coordinates(matrix, offset, h, w)
         if cfg.elastic:
-            field = 2 * u[:, DRAWS:].reshape(n, 2, h, w) - 1  # uniform in [-1, 1]
+            field = uniform_bytes(noise_key, (n, 2, h, w))  # uniform in [-1, 1]
             dr, dc = elastic_field(field, cfg.elastic, cfg.elastic_sigma)
             rows, cols = rows + dr, cols + dc
         x = sample_bilinear(x, rows, cols, cfg.fill)

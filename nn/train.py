@@ -107,7 +107,7 @@ def piece_loss(weight: Array, share: Array, label_smoothing: float) -> Loss:
     return loss
 
 
-Augment = Callable[[Array, Array], Array]  # augment(key, x (R, H, W, C)) -> x, same shape
+Augment = Callable[[Array, Array], Array]  # augment(key, x (B, H, W, C)) -> x, same shape
 
 
 def make_train_step(
@@ -149,16 +149,17 @@ def make_train_step(
             total = lax.psum(total, AXIS)
             step_key = jax.random.fold_in(step_key, lax.axis_index(AXIS))  # its own draws
 
+        x, y = data.x[index], data.y[index]  # (B, ...), (B,) gathered on the device
+        if augment is not None:  # the whole batch at once: a tenth of the ops of chunk by chunk
+            step_key, augment_key = jax.random.split(step_key)
+            x = augment(augment_key, x)
+
         def piece(so_far: tuple, rows: tuple) -> tuple[tuple, None]:
-            """forward_backward of the rows ``index`` (R,), gathered on the device and (with
-            ``augment``) augmented there, as a piece of a batch of weight ``total``, added to
-            the sums so far: (grads, model state, loss, correctly classified rows)."""
+            """forward_backward of the rows x (R, ...), y (R,) as a piece of a batch of weight
+            ``total``, added to the sums so far: (grads, model state, loss, correctly
+            classified rows)."""
             grads, model_state, loss, hits = so_far
-            index, weight, key = rows
-            x, y = data.x[index], data.y[index]  # (R, ...), (R,) gathered on the device
-            if augment is not None:  # without it, the layers get train_step's key
-                key, augment_key = jax.random.split(key)
-                x = augment(augment_key, x)
+            x, y, weight, key = rows
             share = jnp.sum(weight) / jnp.maximum(total, 1e-12)  # this piece's part of the batch
             g, model_state, value, logits = forward_backward(
                 model, params, model_state, x, y, key=key,
@@ -175,10 +176,10 @@ def make_train_step(
                  zero.astype(weight.dtype))  # fmt: skip
         chunks = index.shape[0] // chunk_size(index.shape[0], micro_batch)
         if chunks == 1:
-            (grads, model_state, loss, hits), _ = piece(start, (index, weight, step_key))
+            (grads, model_state, loss, hits), _ = piece(start, (x, y, weight, step_key))
         else:  # micro-batches, one after the other (lax.scan), their gradients summed
-            rows = (index.reshape(chunks, -1), weight.reshape(chunks, -1))  # (chunks, R) each
-            rows += (jax.random.split(step_key, chunks),)
+            rows = tuple(a.reshape(chunks, -1, *a.shape[1:]) for a in (x, y, weight))
+            rows += (jax.random.split(step_key, chunks),)  # (chunks, R, ...) each
             if parallel:  # under shard_map the scan's carry must vary across devices, as the
                 # body's output does, and zeros do not: the first chunk seeds it
                 start, _ = piece(start, tuple(r[0] for r in rows))
