@@ -97,8 +97,11 @@ PRESETS: dict[str, Augment] = {
     # handwriting: the slants, sizes and positions of other writers, mild elastic wobble,
     # thinner and thicker pens
     "mnist": Augment(rotate=10, shift=2, scale=0.1, shear=12, elastic=20, thickness=0.6),
-    # clothing: mirror images are the same class; occlusion; small offsets
-    "fashion": Augment(shift=2, flip=0.5, erase=0.5),
+    # clothing: mirror images are the same class. Not shifts: off the integer grid they resample
+    # and blur the fabric's texture, and erasing costs the short default recipe too (median of 3
+    # seeds of experiments.cnn: 89.10% with shift=2,flip=0.5,erase=0.5; 90.47% with flip and
+    # erase; 90.84% with flip alone; BENCHMARKS.md, "The default recipe")
+    "fashion": Augment(flip=0.5),
 }
 
 

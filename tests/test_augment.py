@@ -184,7 +184,7 @@ def test_parse_reads_presets_pairs_and_overrides():
     assert parse_augment(" rotate=12, shift=2 ,scale=0.1,elastic=0") == Augment(
         rotate=12, shift=2, scale=0.1
     )
-    assert parse_augment("fashion,erase=0") == Augment(shift=2, flip=0.5)
+    assert parse_augment("fashion,erase=0.5") == Augment(flip=0.5, erase=0.5)
     assert parse_augment("rotate=10") == Augment(rotate=10.0)  # ints and floats: one config
 
 

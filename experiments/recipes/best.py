@@ -7,7 +7,7 @@ semantics, nn/batchnorm.py) and ReLU, the first two by max pooling; a 128-unit h
 BatchNorm and dropout; label smoothing 0.1; a one-cycle schedule. Every training batch is
 augmented on the device (data/augment.py): ``--augment auto`` picks the handwriting preset for
 MNIST (rotation, shift, scale, shear, elastic, stroke thickness) and the clothing preset for
-Fashion-MNIST (flips, shifts, random erasing). On Fashion-MNIST the test predictions are the
+Fashion-MNIST (mirror images). On Fashion-MNIST the test predictions are the
 mean of the image's and its mirror image's (test-time augmentation, ``--tta auto``; ``--tta none``
 turns it off); on MNIST one-pixel shifts gained nothing, so none are used.
 """
