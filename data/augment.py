@@ -2,7 +2,7 @@
 blur, horizontal flips and random erasing of a batch of images, as one jittable function.
 
     from data.augment import augment, make_augment, parse_augment
-    cfg = parse_augment("mnist")              # or "rotate=12,shift=2,elastic=0", "fashion,erase=0"
+    cfg = parse_augment("mnist")            # or "rotate=12,shift=2,elastic=0", "fashion,erase=0.5"
     fn = make_augment(cfg)                    # the train step's hook fn(key, x) -> x (None: off)
     x_aug = jax.jit(fn)(key, x)               # x: (N, H, W, C) float32
 

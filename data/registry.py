@@ -122,7 +122,7 @@ FASHION_MNIST = DatasetInfo(
     ),
     mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
     credit="Fashion-MNIST by Zalando Research (MIT licence)",
-    augment="fashion",  # clothing: mirror images, occlusion, small offsets
+    augment="fashion",  # clothing: mirror images (data/augment.py says why no shifts)
     test_views="flip",  # a mirrored garment is the same garment
     framing=Framing(28, False, 0.05),  # Xiao et al.: trim, longer edge 28, bounding box centred
 )

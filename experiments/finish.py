@@ -14,6 +14,7 @@ import jax
 import numpy as np
 
 from data import Dataset, get_dataset
+from data.augment import parse_augment
 from data.views import TEST_VIEWS
 from experiments.augmented import save_augmentation_figure
 from experiments.cluster import fingerprint
@@ -71,6 +72,7 @@ def run_metrics(run: Run, test: OnTest, placement: Placement) -> dict:
         "test_loss": test.evaluation.loss,
         "history": run.history,
         "config": asdict(run.cfg),
+        "augmentation": parse_augment(run.cfg.augmentation).to_dict(),  # the preset spelled out
         "train_seconds": run.train_seconds,
         "eval_seconds": test.seconds,
         "parameters": count_params(run.state.params),

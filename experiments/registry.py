@@ -1,6 +1,6 @@
 """Every experiment by name. A recipe (experiments/recipes/cnn.py and the others) declares
 ``DEFAULTS`` (a RunConfig) and ``build_model(num_classes)``; its command, ``python -m
-experiments.cnn``, is a four-line module that hands them to ``experiments.common.main``. The
+experiments.cnn``, is a few-line module that hands them to ``experiments.common.main``. The
 registry is where the rest of the project (experiments.compare, experiments.predict, the
 benchmarks) finds the recipes. A new experiment is a recipe, its command and one entry here
 (tests/test_registry.py checks all three)."""

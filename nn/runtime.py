@@ -11,8 +11,8 @@ is 0: the small ones add up), in ``$XDG_CACHE_HOME/handjax/jax`` (default ``~/.c
 under 1 GiB: by JAX, evicting the least recently used entries, where the optional ``filelock``
 package is installed (JAX needs it to bound the cache), else by us at start-up, deleting the
 oldest entries first (handjax depends on no package beyond jax, jaxlib, optax and numpy). A
-folder the user already gave JAX (``JAX_COMPILATION_CACHE_DIR``) is left as it is;
-``JAX_ENABLE_COMPILATION_CACHE=false`` turns the cache off.
+folder the user already gave JAX (``JAX_COMPILATION_CACHE_DIR``) is used as it is, with
+whatever bound they set; ``JAX_ENABLE_COMPILATION_CACHE=false`` turns the cache off.
 
 XLA options. None is set. Each candidate was measured on the whole train step against the
 defaults, alternating in one process (``jax.jit(...).lower(...).compile(compiler_options=...)``):
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import jax
 
-CACHE_LIMIT_BYTES = 1 << 30  # least recently used entries are evicted beyond this
+CACHE_LIMIT_BYTES = 1 << 30  # our cache's bound (JAX's LRU eviction, or oldest-first at start-up)
 
 
 def default_cache_dir() -> Path:
@@ -48,6 +48,8 @@ def use_compilation_cache(folder: str | os.PathLike | None = None) -> Path:
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    if given and folder is None:  # the user's folder: its bound, if any, is theirs to set
+        return path
     if importlib.util.find_spec("filelock") is not None:
         jax.config.update("jax_compilation_cache_max_size", CACHE_LIMIT_BYTES)
     else:  # JAX would refuse to read or write any entry with a bound set and no filelock
@@ -57,19 +59,22 @@ def use_compilation_cache(folder: str | os.PathLike | None = None) -> Path:
 
 def prune(folder: Path, limit_bytes: int) -> None:
     """Delete the oldest compiled programs in ``folder`` until the rest take at most
-    ``limit_bytes``. An entry another process deletes first is skipped; a deleted entry is only
-    a cache miss for the next run."""
+    ``limit_bytes``. A deleted entry is only a cache miss for the next run, so an entry that
+    cannot be read or deleted (another process's, a read-only folder) is passed over."""
     entries = []
     for path in folder.glob("*-cache"):
         try:
             info = path.stat()
-        except FileNotFoundError:
+        except OSError:
             continue
         entries.append((info.st_mtime, info.st_size, path))
     total = sum(size for (_, size, _) in entries)
     for _, size, path in sorted(entries):
         if total <= limit_bytes:
             break
-        path.unlink(missing_ok=True)
-        path.with_name(path.name.removesuffix("-cache") + "-atime").unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+            path.with_name(path.name.removesuffix("-cache") + "-atime").unlink(missing_ok=True)
+        except OSError:
+            continue
         total -= size

@@ -150,7 +150,7 @@ def make_train_step(
             step_key = jax.random.fold_in(step_key, lax.axis_index(AXIS))  # its own draws
 
         x, y = data.x[index], data.y[index]  # (B, ...), (B,) gathered on the device
-        if augment is not None:  # the whole batch at once: a tenth of the ops of chunk by chunk
+        if augment is not None:  # once per batch, not once per chunk: fewer, larger operations
             step_key, augment_key = jax.random.split(step_key)
             x = augment(augment_key, x)
 

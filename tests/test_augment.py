@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import data.augment
 from data.augment import PRESETS, Augment, augment, describe, make_augment, parse_augment
 from data.pixels import gaussian_blur, stroke_width
 from data.warp import warp_affine
@@ -237,3 +238,13 @@ def test_augmented_grid_is_a_real_png(tmp_path):
     assert path == tmp_path / "augmented.png"
     assert_real_image(path)
     assert [p.name for p in tmp_path.iterdir()] == ["augmented.png"]  # no temporary left
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 3, 3), (64, 2, 28, 28)])
+def test_uniform_bytes_are_256_even_levels_inside_minus_one_one(shape):
+    u = np.asarray(data.augment.uniform_bytes(jax.random.key(3), shape))
+    assert u.shape == shape and u.dtype == np.float32 and np.all(np.abs(u) < 1)
+    np.testing.assert_allclose((u + 1) * 128 - 0.5, np.round((u + 1) * 128 - 0.5), atol=1e-4)
+    if u.size > 10_000:  # the mean and variance of the uniform distribution on [-1, 1]
+        assert abs(u.mean()) < 0.02 and abs(u.var() - 1 / 3) < 0.02
+        assert len(np.unique(u)) == 256

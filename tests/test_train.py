@@ -5,7 +5,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
+from data.augment import Augment, make_augment
 from nn import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
 from nn.batches import to_device
 from nn.epoch_sums import EpochSums
@@ -23,19 +25,22 @@ def tiny_data(n=96, seed=0):
     )
 
 
-def one_step(micro_batch, index, weight, data, optimizer=None):
+def one_step(micro_batch, index, weight, data, optimizer=None, augment=None):
     optimizer = optimizer or optax.sgd(1.0)
     state = init_state(MODEL, optimizer, (8, 8, 1), seed=0)
-    step = make_train_step(MODEL, optimizer, micro_batch=micro_batch)
+    step = make_train_step(MODEL, optimizer, micro_batch=micro_batch, augment=augment)
     new, sums = step(state, EpochSums.zeros(), data, jnp.asarray(index), jnp.asarray(weight))
     return jax.device_get(new.params), jax.device_get(sums)
 
 
-def test_micro_batched_step_equals_whole_batch_step():
+@pytest.mark.parametrize("augmented", [False, True])
+def test_micro_batched_step_equals_whole_batch_step(augmented):
+    """Also with augmentation: the batch is augmented once, whatever the chunks."""
     data = tiny_data()
     index, weight = np.arange(64, dtype=np.int32), np.ones(64, np.float32)
-    whole, s1 = one_step(None, index, weight, data)
-    chunked, s2 = one_step(16, index, weight, data)  # 4 chunks
+    aug = make_augment(Augment(shift=2, flip=0.5, elastic=8)) if augmented else None
+    whole, s1 = one_step(None, index, weight, data, augment=aug)
+    chunked, s2 = one_step(16, index, weight, data, augment=aug)  # 4 chunks
     for a, b in zip(
         jax.tree_util.tree_leaves(whole), jax.tree_util.tree_leaves(chunked), strict=True
     ):

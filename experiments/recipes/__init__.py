@@ -1,3 +1,3 @@
 """The recipes: each module declares ``DEFAULTS`` (a RunConfig) and ``build_model(num_classes)``,
 with a docstring that says what it trains and why; ``python -m experiments.NAME`` runs it
-(experiments/NAME.py, four lines), and experiments/registry.py lists them all."""
+(experiments/NAME.py, a few lines), and experiments/registry.py lists them all."""
