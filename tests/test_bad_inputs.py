@@ -66,7 +66,7 @@ def run_with_a_bug(bug: str, out, shared_data_dir) -> subprocess.CompletedProces
         import sys
         import experiments.common
         import experiments.finish
-        from experiments.cnn import DEFAULTS, build_model
+        from experiments.recipes.cnn import DEFAULTS, build_model
         """
         )
         + textwrap.dedent(bug)
