@@ -8,8 +8,10 @@ import jax
 import numpy as np
 
 from data.augment import make_augment, parse_augment
+from experiments.mosaic import Mosaic
 from experiments.plots import pyplot, save
 from experiments.start import Run
+from nn.runtime import ONE_SHOT
 
 
 def save_augmentation_figure(run: Run, images: int = 8, draws: int = 6) -> Path | None:
@@ -21,7 +23,7 @@ def save_augmentation_figure(run: Run, images: int = 8, draws: int = 6) -> Path 
         return None
     x = run.data.x_test[:images]  # (n, H, W, C)
     keys = jax.random.split(jax.random.key(run.cfg.seed), draws)
-    draw = jax.jit(augment)  # one compiled program (op by op: about a hundred small ones)
+    draw = jax.jit(augment, compiler_options=ONE_SHOT)  # one program, not a hundred small ones
     augmented = np.stack([np.asarray(draw(k, jax.numpy.asarray(x))) for k in keys])
     title = f"--augment {run.cfg.augmentation}: {draws} draws of {images} test images"
     return save_augmented_grid(run.folder / "augmented.png", x, augmented, title)
@@ -38,18 +40,13 @@ def save_augmented_grid(
     if plt is None:
         return None
     n, d = len(x), len(augmented)
-    fig, axes = plt.subplots(n, d + 1, figsize=(1.0 * (d + 1) + 0.4, 1.0 * n + 0.6), squeeze=False)
+    grid = Mosaic(plt, n, d + 1, title, cell=1.0)
     for i in range(n):
         lo, hi = float(x[i].min()), float(x[i].max())
-        row = [x[i], *(augmented[j, i] for j in range(d))]
-        for j, (ax, img) in enumerate(zip(axes[i], row, strict=True)):
-            ax.imshow(img[:, :, 0], cmap="gray_r", vmin=lo, vmax=max(hi, lo + 1e-6))
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == 0:
-                ax.set_title("original" if j == 0 else f"draw {j}", fontsize=8)
-        for spine in axes[i, 0].spines.values():
-            spine.set_color("tab:blue")
-            spine.set_linewidth(2)
-    fig.suptitle(title, fontsize=10)
-    return save(plt, fig, path)
+        shade = dict(cmap="gray_r", vmin=lo, vmax=max(hi, lo + 1e-6))
+        grid.tile(i, 0, x[i, :, :, 0], "original" if i == 0 else "", frame="tab:blue", **shade)
+        for j in range(d):
+            grid.tile(
+                i, j + 1, augmented[j, i, :, :, 0], f"draw {j + 1}" if i == 0 else "", **shade
+            )
+    return save(plt, grid.fig, path)

@@ -28,6 +28,7 @@ from nn.checkpoint import to_numpy
 from nn.evaluate import Evaluation, evaluate, make_eval_step
 from nn.model import ModelParams, ModelState, Sequential, count_params
 from nn.parallel import Placement
+from nn.runtime import ONE_SHOT
 from nn.saliency import class_saliency, times_input
 
 
@@ -136,7 +137,9 @@ def save_saliency_figure(run: Run, test: OnTest, per_row: int = 10) -> Path | No
         return None
     params, state = jax.tree_util.tree_map(to_numpy, (run.state.params, run.state.model_state))
     x = ds.x_test[chosen]  # (n, H, W, C), standardised as in training
-    saliency = jax.jit(lambda p, s, x, c: class_saliency(run.model, p, s, x, c)[1])
+    saliency = jax.jit(
+        lambda p, s, x, c: class_saliency(run.model, p, s, x, c)[1], compiler_options=ONE_SHOT
+    )
     dx = np.asarray(saliency(params, state, x, preds[chosen].astype(np.int32)))  # like x
     pixels = x * np.float32(ds.std) + np.float32(ds.mean)  # (n, H, W, C) in [0, 1]
     strokes = times_input(dx / np.float32(ds.std), pixels)  # chain rule through standardising

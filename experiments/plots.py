@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.mosaic import Mosaic
+
 INSTALL_HINT = "plots skipped: matplotlib is not installed (pip install -e '.[plots]')"
 
 
@@ -150,23 +152,19 @@ def image_grid(
     notes: Sequence[str] | None = None,
     cols: int = 10,
 ) -> Path | None:
+    """Images (N, H, W, 1) captioned "predicted (actual)" (and ``notes``), mistakes in red."""
     n = len(images)
     if n == 0:
         return None
-    rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.55 * rows), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= n:
-            continue
-        ax.imshow(images[i, :, :, 0], cmap="gray_r")
-        wrong = preds[i] != labels[i]
+    grid = Mosaic(plt, -(-n // cols), cols, title, caption_lines=1 if notes is None else 2)
+    for i in range(n):
         text = f"{names[preds[i]][:9]} ({names[labels[i]][:9]})"
         if notes is not None:
             text += f"\n{notes[i]}"
-        ax.set_title(text, fontsize=7, color="red" if wrong else "black")
-    fig.suptitle(title)
-    return save(plt, fig, path)
+        red = preds[i] != labels[i]
+        grid.tile(i // cols, i % cols, images[i, :, :, 0], text, "red" if red else "black",
+                  cmap="gray_r")  # fmt: skip
+    return save(plt, grid.fig, path)
 
 
 def confident_mistakes(
@@ -204,19 +202,18 @@ def first_of_each_class(
     firsts = [int(np.flatnonzero(labels == c)[0]) for c in range(len(names)) if np.any(labels == c)]
     if not firsts:
         return None
-    fig, axes = plt.subplots(1, len(firsts), figsize=(1.4 * len(firsts), 1.9), squeeze=False)
-    for ax, i in zip(axes.flat, firsts, strict=True):
-        ax.imshow(images[i, :, :, 0], cmap="gray_r")
-        ax.set_title(names[labels[i]], fontsize=8)
-        ax.axis("off")
-    fig.suptitle("First test image of each class")
-    return save(plt, fig, path)
+    grid = Mosaic(plt, 1, len(firsts), "First test image of each class", cell=1.4)
+    for c, i in enumerate(firsts):
+        grid.tile(0, c, images[i, :, :, 0], names[labels[i]], fontsize=8, cmap="gray_r")
+    return save(plt, grid.fig, path)
 
 
 def save(plt, fig, path: Path) -> Path:  # noqa: ANN001
-    """Save atomically (a temporary name, then rename) and close the figure."""
+    """Save atomically (a temporary name, then rename) and close the figure. Figures of
+    subplots are laid out tightly first; a Mosaic has its own layout."""
     tmp = path.with_name(f".{path.name}.part")
-    fig.tight_layout()
+    if all(ax.get_subplotspec() is not None for ax in fig.axes):
+        fig.tight_layout()
     fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
     tmp.replace(path)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.mosaic import Mosaic
 from experiments.plots import pyplot, save
 
 SHADE = 0.3  # the ink's grey under the map: 1 - SHADE * ink (paper stays white)
@@ -96,14 +97,12 @@ def save_saliency_grid(
     plt = pyplot()
     if plt is None or len(images) == 0:
         return None
-    rows = -(-len(images) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.5 * rows + 0.5), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i < len(images):
-            ax.imshow(overlay(images[i], maps[i]))
-            wrong = preds[i] != labels[i]
-            text = f"{names[preds[i]][:9]} ({names[labels[i]][:9]})"
-            ax.set_title(text, fontsize=7, color="red" if wrong else "black")
-    fig.suptitle(f"{title}\nGradient x input of log p(predicted): {LEGEND}".strip(), fontsize=9)
-    return save(plt, fig, path)
+    heading = f"{title}\nGradient x input of log p(predicted): {LEGEND}".strip()
+    grid = Mosaic(plt, -(-len(images) // cols), cols, heading, title_size=9)
+    for i in range(len(images)):
+        wrong = preds[i] != labels[i]
+        text = f"{names[preds[i]][:9]} ({names[labels[i]][:9]})"
+        grid.tile(
+            i // cols, i % cols, overlay(images[i], maps[i]), text, "red" if wrong else "black"
+        )
+    return save(plt, grid.fig, path)

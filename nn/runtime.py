@@ -1,5 +1,5 @@
 """How JAX runs this project's programs, in one place: the persistent compilation cache, and
-which XLA options we set (none: see below).
+which XLA options we set (only for programs that run once: see below).
 
 Compilation cache. A run compiles a handful of programs (the train state's initialiser, the
 train step, the evaluation step); on the 2-core CPU of BENCHMARKS.md that is most of the time
@@ -14,7 +14,14 @@ oldest entries first (handjax depends on no package beyond jax, jaxlib, optax an
 folder the user already gave JAX (``JAX_COMPILATION_CACHE_DIR``) is used as it is, with
 whatever bound they set; ``JAX_ENABLE_COMPILATION_CACHE=false`` turns the cache off.
 
-XLA options. None is set. Each candidate was measured on the whole train step against the
+XLA options. ``ONE_SHOT`` compiles a program that runs once or twice (a figure's: the saliency
+maps and the augmentation draws of a run folder) at XLA's lowest backend optimisation level: in
+a third to a half of the time (saliency of the default CNN 1.3-1.6 -> 0.4-0.5 s, 8 augmented
+images 0.8-0.9 -> 0.3 s), while the program's run time stays a few milliseconds. Not for the
+initialiser: at that level about half of its weights round differently in the last bit, and
+every recorded seed's run would change.
+
+No option is set for the train step. Each candidate was measured on the whole step against the
 defaults, alternating in one process (``jax.jit(...).lower(...).compile(compiler_options=...)``):
 YNNPACK fusions of elementwise work and reductions (``xla_cpu_experimental_ynn_fusion_type``),
 512-bit vectors (``xla_cpu_prefer_vector_width``), XNNPACK graph fusion, the fast-runtime preset
@@ -30,6 +37,7 @@ from pathlib import Path
 
 import jax
 
+ONE_SHOT = {"xla_backend_optimization_level": 0}  # jax.jit(f, compiler_options=ONE_SHOT)
 CACHE_LIMIT_BYTES = 1 << 30  # our cache's bound (JAX's LRU eviction, or oldest-first at start-up)
 
 
