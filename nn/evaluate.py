@@ -12,10 +12,12 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 from jax.scipy.special import logsumexp
 
 from nn.batches import DeviceArrays, batches
 from nn.losses import log_softmax
+from nn.micro_batch import MicroBatch, chunk_size, resolve_micro_batch
 from nn.model import ModelParams, ModelState, Sequential
 from nn.parallel import Placement, to_host
 
@@ -23,21 +25,24 @@ Array = jax.Array
 View = Callable[[Array], Array]  # a fixed transform of a batch (B, H, W, C), e.g. a mirror image
 
 
-def make_eval_step(model: Sequential, views: Sequence[View] = ()) -> Callable[..., tuple]:
+def make_eval_step(
+    model: Sequential, views: Sequence[View] = (), micro_batch: MicroBatch = "auto"
+) -> Callable[..., tuple]:
     """eval(params, model_state, data, index, weight) -> (weighted loss per example (B,),
     probs (B, K)), in evaluation mode (no dropout; BatchNorm uses its running statistics).
 
     Test-time augmentation: with ``views``, each image is also classified as each view shows
     it, and the probabilities are the mean over the image and its views (the loss is the
-    cross-entropy of that mean). One forward pass per view: 1 + len(views) times the work."""
+    cross-entropy of that mean). One forward pass per view: 1 + len(views) times the work.
 
-    def evaluate_batch(
-        params: ModelParams,
-        model_state: ModelState,
-        data: DeviceArrays,
-        index: Array,
-        weight: Array,
-    ) -> tuple[Array, Array]:
+    On a CPU the batch goes through the model in chunks of at most ``micro_batch`` examples
+    ("auto": nn/micro_batch.py's default for the platform), one after another inside the one
+    program, so that every layer's activations stay in the caches: the default CNN evaluates
+    MNIST's 10,000 test images 3.6x faster in batches of 250 (BENCHMARKS.md). Evaluation mode
+    never mixes examples, so the chunks change nothing but the speed."""
+
+    def chunk_outputs(params: ModelParams, model_state: ModelState, data: DeviceArrays,
+                      index: Array) -> tuple[Array, Array]:  # fmt: skip
         x = data.x[index]
         each = [
             log_softmax(model.forward(params, model_state, v, train=False)[0])  # (B, K)
@@ -46,7 +51,25 @@ def make_eval_step(model: Sequential, views: Sequence[View] = ()) -> Callable[..
         # with views: the log of the mean probability, without leaving log space
         log_probs = logsumexp(jnp.stack(each), axis=0) - jnp.log(len(each)) if views else each[0]
         nll = -jnp.take_along_axis(log_probs, data.y[index][:, None], axis=-1)[:, 0]
-        return nll * weight, jnp.exp(log_probs)
+        return nll, jnp.exp(log_probs)
+
+    chunk = resolve_micro_batch(micro_batch)
+
+    def evaluate_batch(
+        params: ModelParams,
+        model_state: ModelState,
+        data: DeviceArrays,
+        index: Array,
+        weight: Array,
+    ) -> tuple[Array, Array]:
+        chunks = index.shape[0] // chunk_size(index.shape[0], chunk)
+        if chunks == 1:
+            nll, probs = chunk_outputs(params, model_state, data, index)
+        else:
+            rows = index.reshape(chunks, -1)  # (chunks, B / chunks), one chunk after another
+            nll, probs = lax.map(lambda i: chunk_outputs(params, model_state, data, i), rows)
+            nll, probs = nll.reshape(-1), probs.reshape(-1, probs.shape[-1])
+        return nll * weight, probs
 
     return jax.jit(evaluate_batch)
 

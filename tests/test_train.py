@@ -127,6 +127,23 @@ def test_evaluate_with_a_partial_last_batch_matches_a_direct_computation():
     assert result.probs.shape == (70, 10)
 
 
+@pytest.mark.parametrize("micro_batch", [8, 5, 1])
+def test_evaluation_in_chunks_equals_the_whole_batch_at_once(micro_batch):
+    model = Sequential([Conv2D(4, 3), BatchNorm(), ReLU(), Flatten(), Dense(10)])
+    data = tiny_data(n=70)
+    params, model_state, _ = model.init(jax.random.key(3), (8, 8, 1))
+    model_state = jax.tree_util.tree_map(lambda v: v + 0.5, model_state)  # running statistics
+
+    def flip(x):
+        return x[:, :, ::-1, :]
+
+    whole = evaluate(make_eval_step(model, (flip,), None), params, model_state, data, 30)
+    chunked = evaluate(make_eval_step(model, (flip,), micro_batch), params, model_state, data, 30)
+    np.testing.assert_allclose(chunked.probs, whole.probs, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(chunked.loss, whole.loss, rtol=1e-6)
+    np.testing.assert_array_equal(chunked.predictions, whole.predictions)
+
+
 def test_test_time_augmentation_averages_the_probabilities_of_the_views():
     data = tiny_data(n=40)
     params, model_state, _ = MODEL.init(jax.random.key(2), (8, 8, 1))
