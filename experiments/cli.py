@@ -22,7 +22,7 @@ from data.augment import PRESETS
 from data.views import TEST_VIEWS
 from experiments.cluster import Cluster
 from experiments.cluster_options import add_cluster_options, cluster_from
-from experiments.config import RunConfig
+from experiments.config import ByDataset, RunConfig, default_text, for_dataset
 from experiments.options import (
     MAX_SEED,
     CliParser,
@@ -55,7 +55,20 @@ def by_dataset(field: str) -> str:
     return ", ".join(f"{getattr(info, field)} for {name}" for name, info in DATASETS.items())
 
 
-def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: RunConfig) -> Command:
+def parse_command(
+    argv: Sequence[str] | None,
+    name: str,
+    doc: str,
+    defaults: RunConfig,
+    per_dataset: ByDataset | None = None,
+) -> Command:
+    """The command line of experiments.<name>: ``defaults``, then the recipe's settings for the
+    chosen dataset (``per_dataset``: its BY_DATASET, experiments/config.py), then the options
+    given."""
+
+    def default(field: str) -> str:
+        return default_text(defaults, field, per_dataset)
+
     p = CliParser(
         prog=f"python -m experiments.{name}",
         description=doc,
@@ -73,13 +86,17 @@ def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: Run
     a(
         "--epochs",
         type=positive_int,
-        help=f"passes over the training set (default: {defaults.epochs})",
+        help=f"passes over the training set (default: {default('epochs')})",
     )
-    a("--batch-size", type=positive_int, help=f"examples per step (default: {defaults.batch_size})")
+    a(
+        "--batch-size",
+        type=positive_int,
+        help=f"examples per step (default: {default('batch_size')})",
+    )
     a(
         "--lr",
         type=positive_float,
-        help=f"Adam learning rate, the peak of the one-cycle schedule (default: {defaults.lr})",
+        help=f"Adam learning rate, the peak of the one-cycle schedule (default: {default('lr')})",
     )
     a("--schedule", choices=["onecycle", "constant"], help=f"default: {defaults.schedule}")
     a(
@@ -113,7 +130,7 @@ def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: Run
         "--label-smoothing",
         type=smoothing,
         metavar="S",
-        help=f"label smoothing of the loss, in [0, 1) (default: {defaults.label_smoothing})",
+        help=f"label smoothing of the loss, in [0, 1) (default: {default('label_smoothing')})",
     )
     a(
         "--tta",
@@ -177,8 +194,9 @@ def parse_command(argv: Sequence[str] | None, name: str, doc: str, defaults: Run
         )
     env_data_dir = os.environ.get(DATA_DIR_ENV) or None
     eval_tta = given.get("tta") if eval_only else None
+    dataset = given.get("dataset", defaults.dataset)
     return Command(
-        replace(defaults, **given),
+        replace(for_dataset(defaults, dataset, per_dataset), **given),
         resume=resume,
         eval_only=eval_only,
         checkpoint=checkpoint,

@@ -26,7 +26,7 @@ import jax
 from data.fetch import data_roots
 from experiments.cli import Command, parse_command
 from experiments.cluster import start_cluster
-from experiments.config import RunConfig
+from experiments.config import ByDataset, RunConfig
 from experiments.finish import finish_run, report_on_test
 from experiments.fit import fit
 from experiments.outcome import UsageError, ending
@@ -151,13 +151,16 @@ def main(
     build_model: Callable[[int], Sequential],
     defaults: RunConfig,
     argv: Sequence[str] | None = None,
+    *,
+    per_dataset: ByDataset | None = None,
 ) -> int:
     """Parse the command line and run it: --eval-only, --resume, or a new run. Every expected
     failure ends as one line and an exit code (experiments/outcome.py). A new run that fails
     before its first checkpoint removes its folder, so nothing half-written remains; one stopped
     by SIGTERM or Ctrl-C saves where it is and says how to resume. With several processes every
-    process trains, and only process 0 writes."""
-    cmd = parse_command(argv, name, doc, defaults)
+    process trains, and only process 0 writes. ``per_dataset``: the recipe's settings that differ
+    on some dataset (experiments/config.py)."""
+    cmd = parse_command(argv, name, doc, defaults, per_dataset)
     made: list[Path] = []  # the folder this command created, removed if it fails
     with ending(partial(keep_or_remove, made)) as end, ExitStack() as held:
         use_compilation_cache()  # the next run of this command skips most compiling

@@ -24,6 +24,7 @@ from data import DATASETS
 from experiments.cli import DATA_DIR_ENV
 from experiments.cluster import Cluster, start_cluster
 from experiments.common import saved_config, saved_run_data_dirs
+from experiments.config import for_dataset
 from experiments.finish import finish_run
 from experiments.fit import fit
 from experiments.options import CliParser, positive_int
@@ -92,8 +93,7 @@ def train_all(args: argparse.Namespace, out: Path, env_data_dir: str | None) -> 
                 continue
             module = EXPERIMENTS[name]
             cfg = replace(
-                module.DEFAULTS,
-                dataset=dataset,
+                for_dataset(module.DEFAULTS, dataset, getattr(module, "BY_DATASET", None)),
                 data_dir=args.data_dir,
                 out=str(folder),
                 offline=args.offline,

@@ -2,12 +2,18 @@
 (``DEFAULTS = RunConfig(...)`` in experiments/recipes/cnn.py and the others), which the command line
 (experiments/cli.py) overrides option by option and every checkpoint and metrics.json records.
 
+A recipe may also state settings that differ on some dataset (``BY_DATASET`` in
+experiments/recipes/cnn.py): they replace its defaults when that dataset is chosen, and an option
+given on the command line replaces both.
+
 A plain module: a recipe states its defaults without importing the command line.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from data import get_dataset
 
@@ -47,3 +53,17 @@ class RunConfig:
     def from_dict(d: dict) -> RunConfig:
         names = {f.name for f in fields(RunConfig)}
         return RunConfig(**{k: v for k, v in d.items() if k in names})
+
+
+ByDataset = Mapping[str, Mapping[str, Any]]  # dataset name -> RunConfig fields that differ there
+
+
+def for_dataset(defaults: RunConfig, dataset: str, by_dataset: ByDataset | None) -> RunConfig:
+    """A recipe's ``defaults`` with its settings for ``dataset`` (its ``BY_DATASET`` entry)."""
+    return replace(defaults, dataset=dataset, **(by_dataset or {}).get(dataset, {}))
+
+
+def default_text(defaults: RunConfig, field: str, by_dataset: ByDataset | None) -> str:
+    """How --help states a default: "4", or "4; fashion-mnist: 6" where a dataset differs."""
+    differs = [f"; {d}: {v[field]}" for d, v in (by_dataset or {}).items() if field in v]
+    return f"{getattr(defaults, field)}{''.join(differs)}"
