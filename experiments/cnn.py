@@ -7,4 +7,4 @@ from experiments.common import main
 from experiments.recipes import cnn
 
 if __name__ == "__main__":
-    sys.exit(main("cnn", cnn.__doc__, cnn.build_model, cnn.DEFAULTS))
+    sys.exit(main("cnn", cnn.__doc__, cnn.build_model, cnn.DEFAULTS, per_dataset=cnn.BY_DATASET))

@@ -64,7 +64,8 @@ def test_every_experiment_is_complete(name):
     assert isinstance(module.DEFAULTS, RunConfig) and module.DEFAULTS.dataset in DATASETS
     command = ast.parse((ROOT / "experiments" / f"{name}.py").read_text())  # its command
     runs = [n for n in command.body if isinstance(n, ast.If) and "__main__" in ast.unparse(n.test)]
-    call = f"main('{name}', {name}.__doc__, {name}.build_model, {name}.DEFAULTS)"
+    call = f"main('{name}', {name}.__doc__, {name}.build_model, {name}.DEFAULTS"
+    call += f", per_dataset={name}.BY_DATASET)" if hasattr(module, "BY_DATASET") else ")"
     assert runs and call in ast.unparse(runs[0]), f"experiments/{name}.py does not run {call}"
     for info in DATASETS.values():
         model = module.build_model(info.num_classes)
