@@ -17,9 +17,12 @@ whatever bound they set; ``JAX_ENABLE_COMPILATION_CACHE=false`` turns the cache 
 XLA options. ``ONE_SHOT`` compiles a program that runs once or twice (a figure's: the saliency
 maps and the augmentation draws of a run folder) at XLA's lowest backend optimisation level: in
 a third to a half of the time (saliency of the default CNN 1.3-1.6 -> 0.4-0.5 s, 8 augmented
-images 0.8-0.9 -> 0.3 s), while the program's run time stays a few milliseconds. Not for the
-initialiser: at that level about half of its weights round differently in the last bit, and
-every recorded seed's run would change.
+images 0.8-0.9 -> 0.3 s), while the program's run time stays a few milliseconds. ``INIT`` is
+the level for the initialiser (nn/train.py's ``init_state``), which runs once too but must give
+the very weights the default level gives (every recorded seed's run starts from them): at the
+lowest level about half of them round differently in the last bit; one level up they are
+bit-identical for every recipe (tests/test_runtime.py checks), and the default CNN's
+initialiser compiles in 0.53-0.63 s instead of 0.72-1.08 s.
 
 No option is set for the train step. Each candidate was measured on the whole step against the
 defaults, alternating in one process (``jax.jit(...).lower(...).compile(compiler_options=...)``):
@@ -38,6 +41,7 @@ from pathlib import Path
 import jax
 
 ONE_SHOT = {"xla_backend_optimization_level": 0}  # jax.jit(f, compiler_options=ONE_SHOT)
+INIT = {"xla_backend_optimization_level": 1}  # the default is 3; 1 gives the same weights
 CACHE_LIMIT_BYTES = 1 << 30  # our cache's bound (JAX's LRU eviction, or oldest-first at start-up)
 
 

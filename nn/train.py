@@ -40,6 +40,7 @@ from nn.losses import cross_entropy, softmax_cross_entropy, softmax_cross_entrop
 from nn.micro_batch import MicroBatch, chunk_size, resolve_micro_batch
 from nn.model import ModelParams, ModelState, Sequential
 from nn.parallel import AXIS, sharded
+from nn.runtime import INIT
 
 Array = jax.Array
 Loss = Callable[[Array, Array], tuple[Array, Array]]  # (logits, y) -> (loss, dloss/dlogits)
@@ -214,11 +215,12 @@ def init_state(
 ) -> TrainState:
     """Parameters, model state, optimizer state and PRNG key of a fresh run, built in one
     jitted call: op by op, each small initialiser is compiled separately (default CNN: 2.0 s op
-    by op, 0.7 s here, on the CPU of BENCHMARKS.md)."""
+    by op, 0.7 s here, on the CPU of BENCHMARKS.md), at the optimisation level that compiles
+    fastest while giving the same weights (nn/runtime.py's INIT)."""
 
     def build(key: Array) -> TrainState:
         init_key, train_key = jax.random.split(key)
         params, model_state, _ = model.init(init_key, in_shape)
         return TrainState(params, model_state, optimizer.init(params), train_key)
 
-    return jax.jit(build)(jax.random.key(seed))
+    return jax.jit(build, compiler_options=INIT)(jax.random.key(seed))  # nn/runtime.py

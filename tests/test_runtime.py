@@ -74,3 +74,27 @@ def test_prune_deletes_the_oldest_entries_until_the_rest_fit(tmp_path):
     assert len(list(tmp_path.iterdir())) == 4
     prune(tmp_path, 0)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["softmax", "hidden", "mlp", "seed_cnn", "cnn", "fast", "best"])
+def test_the_initialiser_gives_the_weights_of_the_default_optimisation_level(name):
+    """init_state compiles at nn/runtime.py's INIT level to save compile time; the weights must
+    stay bit for bit those of JAX's default level, which every recorded seed's run started from."""
+    import jax
+    import numpy as np
+
+    from experiments.registry import EXPERIMENTS
+    from nn.train import adam, init_state
+
+    model, optimizer = EXPERIMENTS[name].build_model(10), adam(1e-3)
+    state = init_state(model, optimizer, (28, 28, 1), seed=3)
+
+    def default_level(key):  # noqa: ANN001, ANN202  (init_state's build, at the default level)
+        init_key, _ = jax.random.split(key)
+        return model.init(init_key, (28, 28, 1))[:2]
+
+    params, model_state = jax.jit(default_level)(jax.random.key(3))
+    same = jax.tree_util.tree_map(
+        np.array_equal, (state.params, state.model_state), (params, model_state)
+    )
+    assert all(jax.tree_util.tree_leaves(same))
