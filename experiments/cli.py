@@ -98,18 +98,18 @@ def parse_command(
         type=positive_float,
         help=f"Adam learning rate, the peak of the one-cycle schedule (default: {default('lr')})",
     )
-    a("--schedule", choices=["onecycle", "constant"], help=f"default: {defaults.schedule}")
+    a("--schedule", choices=["onecycle", "constant"], help=f"default: {default('schedule')}")
     a(
         "--seed",
         type=seed_int,
         help=f"seed for initialisation, order and dropout, 0 to {MAX_SEED} "
-        f"(default: {defaults.seed})",
+        f"(default: {default('seed')})",
     )
     a(
         "--validation",
         type=non_negative_int,
         metavar="N",
-        help="hold out N training examples for validation (default: 0)",
+        help=f"hold out N training examples for validation (default: {default('validation')})",
     )
     a(
         "--subset",
@@ -124,7 +124,7 @@ def parse_command(
         help=f"augment every training batch on the device: a preset ({', '.join(PRESETS)}), "
         f"auto (the dataset's preset: {by_dataset('augment')}), or "
         "key=value,... such as rotate=10,shift=2,elastic=20 or mnist,elastic=0 "
-        f"(see data/augment.py; default: {defaults.augment})",
+        f"(see data/augment.py; default: {default('augment')})",
     )
     a(
         "--label-smoothing",
@@ -137,13 +137,13 @@ def parse_command(
         choices=[*TEST_VIEWS, "auto"],
         help="test-time augmentation: average the test predictions over the image and its "
         "mirror image (flip) or its one-pixel shifts (shifts); auto: the dataset's views "
-        f"({by_dataset('test_views')}) (default: {defaults.tta})",
+        f"({by_dataset('test_views')}) (default: {default('tta')})",
     )
     a(
         "--precision",
         choices=list(PRECISIONS),
         help="the conv and dense layers' products: float32, or bfloat16 operands with float32 "
-        f"accumulation, weights and optimizer (default: {defaults.precision})",
+        f"accumulation, weights and optimizer (default: {default('precision')})",
     )
     a("--out", metavar="DIR", help="run folder (default: runs/<experiment>-<time>)")
     a(

@@ -52,7 +52,7 @@ def report_on_test(
     views = TEST_VIEWS[cfg.test_views]
     if views:
         print(f"Test-time augmentation: {cfg.test_views} (the mean of {1 + len(views)} views)")
-    eval_step = make_eval_step(model, views)
+    eval_step = make_eval_step(model, views, mesh=placement.mesh)
     result = evaluate(eval_step, *weights, test, cfg.eval_batch_size, placement)
     seconds = time.perf_counter() - start
     print(f"Test loss: {result.loss:.4f} - test accuracy: {result.accuracy:.4f}")

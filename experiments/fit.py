@@ -52,7 +52,7 @@ def fit(run: Run, placement: Placement, stop: StopRequest | None = None) -> Run:
         augment=make_augment(parse_augment(cfg.augmentation)),
         label_smoothing=cfg.label_smoothing,
     )
-    eval_step = make_eval_step(run.model)
+    eval_step = make_eval_step(run.model, mesh=placement.mesh)
     steps = len(run.data.y_train) // cfg.batch_size  # the last partial batch is dropped
     started = time.perf_counter()
     for epoch in range(run.epoch, cfg.epochs):

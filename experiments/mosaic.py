@@ -25,6 +25,9 @@ MARGIN = 0.07  # fraction of a cell's width left empty on each side of its image
 
 
 class Mosaic:
+    """A figure of ``rows`` x ``cols`` cells under ``title`` and the one Axes that holds them
+    (``fig``, ``ax``); ``tile`` draws an image into a cell."""
+
     def __init__(
         self,
         plt: Any,  # noqa: ANN401  (matplotlib.pyplot: optional, so not imported here)

@@ -21,8 +21,8 @@ images 0.8-0.9 -> 0.3 s), while the program's run time stays a few milliseconds.
 the level for the initialiser (nn/train.py's ``init_state``), which runs once too but must give
 the very weights the default level gives (every recorded seed's run starts from them): at the
 lowest level about half of them round differently in the last bit; one level up they are
-bit-identical for every recipe (tests/test_runtime.py checks), and the default CNN's
-initialiser compiles in 0.53-0.63 s instead of 0.72-1.08 s.
+bit-identical for every recipe on the CPU (tests/test_runtime.py checks, on the machine it runs
+on), and the default CNN's initialiser compiles in 0.59-0.63 s instead of 1.01-1.08 s.
 
 No option is set for the train step. Each candidate was measured on the whole step against the
 defaults, alternating in one process (``jax.jit(...).lower(...).compile(compiler_options=...)``):

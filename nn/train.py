@@ -215,7 +215,7 @@ def init_state(
 ) -> TrainState:
     """Parameters, model state, optimizer state and PRNG key of a fresh run, built in one
     jitted call: op by op, each small initialiser is compiled separately (default CNN: 2.0 s op
-    by op, 0.7 s here, on the CPU of BENCHMARKS.md), at the optimisation level that compiles
+    by op, 0.6 s here, on the CPU of BENCHMARKS.md), at the optimisation level that compiles
     fastest while giving the same weights (nn/runtime.py's INIT)."""
 
     def build(key: Array) -> TrainState:

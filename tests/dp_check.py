@@ -1,7 +1,8 @@
 """Run by tests/test_parallel.py in a fresh process with several CPU devices:
 ``python -m tests.dp_check N`` prints, as JSON, the largest difference between the parameters
 (and the BatchNorm statistics) after three data-parallel Adam steps on 1..N devices and after the
-same steps on one device, for two models:
+same steps on one device, for two models, and the largest difference between their evaluations
+(batches split across the devices; on one device, in chunks):
 
 - ``plain``: conv, pool, dense; global batches of 30 rows, which no device count above 2
   divides (weight-0 padding), split into micro-batches of at most 8 rows;
@@ -21,6 +22,7 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
 from nn import BatchNorm, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential  # noqa: E402
+from nn.evaluate import evaluate, make_eval_step  # noqa: E402
 from nn.parallel import Placement, data_mesh  # noqa: E402
 from nn.train import EpochSums, init_state, make_train_step  # noqa: E402
 
@@ -62,18 +64,22 @@ def train(model: Sequential, batch: int, devices: int) -> tuple:
             *place.rows(index, np.ones(batch, np.float32)),
         )
     weights = jax.device_get((state.params, state.model_state))
-    return weights, float(sums.loss), float(sums.count)
+    # evaluation of the 96 rows in batches of 30 (the last padded), the batch split across the
+    # devices; on one device in chunks of at most 8 rows
+    eval_step = make_eval_step(model, micro_batch=8, mesh=place.mesh)
+    probs = evaluate(eval_step, state.params, state.model_state, data, 30, place).probs
+    return weights, float(sums.loss), float(sums.count), probs
 
 
 def main() -> None:
     out = {}
     for name, (model, batch) in MODELS.items():
-        reference, loss, count = train(model, batch, 1)
+        reference, loss, count, probs = train(model, batch, 1)
         out[name] = {}
         for n in range(2, jax.device_count() + 1):
             if model.mixes_batch and batch % n:
                 continue
-            weights, n_loss, n_count = train(model, batch, n)
+            weights, n_loss, n_count, n_probs = train(model, batch, n)
             diff = max(
                 float(np.max(np.abs(a - b)))
                 for a, b in zip(
@@ -82,7 +88,12 @@ def main() -> None:
                     strict=True,
                 )
             )
-            out[name][n] = {"max_diff": diff, "loss_diff": abs(n_loss - loss), "count": n_count}
+            out[name][n] = {
+                "max_diff": diff,
+                "loss_diff": abs(n_loss - loss),
+                "count": n_count,
+                "eval_diff": float(np.max(np.abs(n_probs - probs))),  # same weights? see max_diff
+            }
     print(json.dumps(out))
 
 

@@ -76,3 +76,29 @@ def test_an_empty_grid_writes_nothing(tmp_path):
     none = np.zeros(0, int)
     assert plots.image_grid(plt, path, empty, none, none, ["a"], "T") is None
     assert not path.exists()
+
+
+def test_augmented_grid_frames_each_original_and_shares_its_grey_scale_with_its_draws(
+    monkeypatch, tmp_path
+):
+    from experiments import augmented
+
+    rng = np.random.default_rng(1)
+    x = rng.random((3, 28, 28, 1), dtype=np.float32) * [[[[0.5]]], [[[1.0]]], [[[2.0]]]]
+    draws = rng.random((4, 3, 28, 28, 1), dtype=np.float32)
+    figures = []
+    save = augmented.save
+    monkeypatch.setattr(
+        augmented, "save", lambda plt, fig, path: figures.append(fig) or save(plt, fig, path)
+    )
+    assert (
+        augmented.save_augmented_grid(tmp_path / "aug.png", x, draws).read_bytes()[:4] == b"\x89PNG"
+    )
+    ((ax,),) = [fig.axes for fig in figures]
+    shown = ax.get_images()
+    assert len(shown) == 3 * 5 and len(ax.lines) == 3  # one frame per original
+    for i in range(3):
+        row = shown[5 * i : 5 * (i + 1)]
+        np.testing.assert_array_equal(row[0].get_array(), x[i, :, :, 0])
+        assert {im.get_clim() for im in row} == {(float(x[i].min()), float(x[i].max()))}
+    plots.pyplot().close(figures[0])

@@ -35,6 +35,7 @@ def test_data_parallel_steps_equal_the_single_device_steps():
         for n, r in result[name].items():
             assert r["max_diff"] < 1e-6, (name, n, r)
             assert r["loss_diff"] < 1e-5 and r["count"] == batch, (name, n, r)
+            assert r["eval_diff"] < 1e-5, (name, n, r)
 
 
 def test_a_short_run_on_four_devices_reaches_the_single_device_accuracy(shared_data_dir, tmp_path):

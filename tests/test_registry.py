@@ -5,7 +5,7 @@ every entry is complete, a dataset added only to the registry runs with --augmen
 
 import ast
 import re
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import pytest
 
@@ -66,6 +66,9 @@ def test_every_experiment_is_complete(name):
     runs = [n for n in command.body if isinstance(n, ast.If) and "__main__" in ast.unparse(n.test)]
     call = f"main('{name}', {name}.__doc__, {name}.build_model, {name}.DEFAULTS"
     call += f", per_dataset={name}.BY_DATASET)" if hasattr(module, "BY_DATASET") else ")"
+    for dataset, settings in getattr(module, "BY_DATASET", {}).items():  # no typo goes unseen
+        assert dataset in DATASETS and dataset != module.DEFAULTS.dataset, dataset
+        assert set(settings) <= {f.name for f in fields(RunConfig)} - {"dataset"}, settings
     assert runs and call in ast.unparse(runs[0]), f"experiments/{name}.py does not run {call}"
     for info in DATASETS.values():
         model = module.build_model(info.num_classes)
