@@ -29,7 +29,7 @@ from nn.evaluate import Evaluation, evaluate, make_eval_step
 from nn.model import ModelParams, ModelState, Sequential, count_params
 from nn.parallel import Placement
 from nn.runtime import ONE_SHOT
-from nn.saliency import class_saliency, times_input
+from nn.saliency import times_input, views_saliency
 
 
 class OnTest(NamedTuple):
@@ -120,9 +120,9 @@ def print_fingerprint(params: ModelParams) -> None:
 def save_saliency_figure(run: Run, test: OnTest, per_row: int = 10) -> Path | None:
     """saliency.png: the first test image of each class that the network read right (a row),
     then its most confident mistakes (a row), each with the map of the class it chose, as
-    gradient x input of that class's log-probability (nn/saliency.py). The map is of the model
-    alone: with test-time augmentation the chosen class is the views' mean's. None without
-    matplotlib."""
+    gradient x input of that class's log-probability (nn/saliency.py). With test-time
+    augmentation, the map of the log of the views' mean probability, as the drawing page shows
+    it. None without matplotlib."""
     if pyplot() is None:
         return None
     ds, preds, probs = run.data, test.evaluation.predictions, test.evaluation.probs
@@ -137,9 +137,14 @@ def save_saliency_figure(run: Run, test: OnTest, per_row: int = 10) -> Path | No
         return None
     params, state = jax.tree_util.tree_map(to_numpy, (run.state.params, run.state.model_state))
     x = ds.x_test[chosen]  # (n, H, W, C), standardised as in training
-    saliency = jax.jit(
-        lambda p, s, x, c: class_saliency(run.model, p, s, x, c)[1], compiler_options=ONE_SHOT
-    )
+    views = TEST_VIEWS[run.cfg.test_views]  # as in the evaluation: on the model's inputs
+
+    def saliency(p: ModelParams, s: ModelState, x: jax.Array, c: jax.Array) -> jax.Array:
+        xs = [x, *(view(x) for view in views)]
+        _, _, grads = views_saliency(run.model, p, s, xs, c)
+        return sum([grads[0], *(v.transpose()(g) for v, g in zip(views, grads[1:], strict=True))])
+
+    saliency = jax.jit(saliency, compiler_options=ONE_SHOT)
     dx = np.asarray(saliency(params, state, x, preds[chosen].astype(np.int32)))  # like x
     pixels = x * np.float32(ds.std) + np.float32(ds.mean)  # (n, H, W, C) in [0, 1]
     strokes = times_input(dx / np.float32(ds.std), pixels)  # chain rule through standardising

@@ -5,6 +5,11 @@ A ``Predictor`` takes (N, 28, 28) pictures in [0, 1], light on black, as data/fr
 them (what the network sees), and compiles two functions of them once per batch size: the class
 probabilities, and the probabilities with a saliency map for one class per picture
 (nn/saliency.py: the network's own backward pass, in evaluation mode).
+
+A checkpoint whose recipe averages test-time views (``--tta``: the default CNN's one-pixel
+shifts on MNIST, mirror images on Fashion-MNIST) is read the same way here: the probabilities
+are the mean over the picture and its views, as in the run's test accuracy, and the saliency map
+is that mean's (nn/saliency.py, "Several views").
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from data.registry import DATASETS, Framing
+from data.views import TEST_VIEWS, View
+from experiments.config import RunConfig
 from experiments.outcome import UsageError
 from experiments.registry import EXPERIMENTS
 from experiments.rundir import CHECKPOINT, METRICS
 from nn.checkpoint import load_weights, read_meta
-from nn.saliency import chosen_classes, class_saliency, times_input
+from nn.saliency import times_input, views_saliency
 
 
 class Explanation(NamedTuple):
@@ -81,12 +88,13 @@ def framing_of(meta: dict) -> Framing:
     return DATASETS.get(dataset, DATASETS["mnist"]).framing
 
 
-def class_probabilities(model, weights, x: jax.Array) -> jax.Array:  # noqa: ANN001
-    """(N, 28, 28, 1) normalised inputs -> (N, K) class probabilities, from the weights
-    (parameters, model state) of ``load_model``."""
-    params, model_state = weights
-    logits, _, _ = model.forward(params, model_state, x, train=False)
-    return jax.nn.softmax(logits, axis=-1)
+def views_of(meta: dict) -> tuple[View, ...]:
+    """The test-time views a checkpoint's run averaged its test predictions over (none when its
+    configuration does not say)."""
+    config = meta.get("config") if isinstance(meta, dict) else None
+    if not isinstance(config, dict):
+        return ()
+    return TEST_VIEWS.get(RunConfig.from_dict(config).test_views, ())
 
 
 class Predictor:
@@ -100,23 +108,38 @@ class Predictor:
         self.class_names: list[str] = list(self.meta["class_names"])
         self.framing = framing_of(self.meta)  # for data.framing.to_mnist
         self.mean, self.std = np.float32(self.meta["mean"]), np.float32(self.meta["std"])
-        self.forward = jax.jit(lambda weights, x: class_probabilities(self.model, weights, x))
+        self.views = views_of(self.meta)  # averaged over, as the run's test accuracy was
+        self.forward = jax.jit(self.probabilities)
         self.saliency = jax.jit(self.explained)
         self.lock = threading.Lock()  # one model call at a time
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        x = (images[..., None] - self.mean) / self.std  # (N, 28, 28, 1) as in training
         with self.lock:
-            return np.asarray(self.forward(self.weights, jnp.asarray(x, np.float32)))
+            return np.asarray(self.forward(self.weights, jnp.asarray(images, np.float32)))
+
+    def inputs(self, images: jax.Array) -> list[jax.Array]:
+        """(N, 28, 28) pictures -> the model's input (N, 28, 28, 1) for the picture and each
+        view, standardised as in training."""
+        x = images[..., None]
+        return [(v - self.mean) / self.std for v in (x, *(view(x) for view in self.views))]
+
+    def probabilities(self, weights, images: jax.Array) -> jax.Array:  # noqa: ANN001
+        """(N, 28, 28) pictures -> (N, K) class probabilities, the mean over the views."""
+        params, model_state = weights
+        xs = self.inputs(images)  # evaluation mode: the views go through as one batch
+        logits = self.model.forward(params, model_state, jnp.concatenate(xs), train=False)[0]
+        probs = jax.nn.softmax(logits, axis=-1).reshape(len(xs), len(images), -1)  # (V, N, K)
+        return jnp.mean(probs, axis=0)
 
     def explained(self, weights, images: jax.Array, classes: jax.Array):  # noqa: ANN001, ANN201
         """(probabilities (N, K), classes (N,), gradient (N, 28, 28), strokes (N, 28, 28)):
         the compiled part of ``explain``."""
-        x = (images[..., None] - self.mean) / self.std  # (N, 28, 28, 1)
-        logits, dx = class_saliency(self.model, *weights, x, classes)
-        gradient = dx[..., 0] / self.std  # chain rule through x = (pixel - mean) / std
-        probs = jax.nn.softmax(logits, axis=-1)
-        return probs, chosen_classes(logits, classes), gradient, times_input(gradient, images)
+        log_mean, chosen, grads = views_saliency(self.model, *weights, self.inputs(images), classes)
+        # each view's input gradient back to the picture: its transpose, then the chain rule
+        # through x = (pixel - mean) / std
+        back = [grads[0], *(v.transpose()(g) for v, g in zip(self.views, grads[1:], strict=True))]
+        gradient = sum(back)[..., 0] / self.std
+        return jnp.exp(log_mean), chosen, gradient, times_input(gradient, images)
 
     def explain(self, images: np.ndarray, classes: np.ndarray | None = None) -> Explanation:
         """The probabilities of (N, 28, 28) inputs and the saliency map of ``classes`` (N,)

@@ -43,10 +43,12 @@ help or hurt. ``times_input`` computes it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import jax
 import jax.numpy as jnp
+from jax.scipy.special import logsumexp
 
 from nn.losses import log_softmax
 from nn.model import ModelParams, ModelState, Sequential
@@ -88,6 +90,30 @@ def class_saliency(
     upstream = score_upstream(logits, chosen_classes(logits, classes), score)  # (N, K)
     _, dx = model.backward(params, caches, upstream)  # like x; the parameters' grads unused
     return logits, dx
+
+
+def views_saliency(
+    model: Sequential,
+    params: ModelParams,
+    state: ModelState,
+    xs: Sequence[Array],
+    classes: Array,
+) -> tuple[Array, Array, list[Array]]:
+    """The saliency of a prediction averaged over views: (log pbar (N, K), the chosen classes
+    (N,), [w_v dS_v/dx_v for each view, like xs[v]]) for ``xs`` the V views' inputs, each
+    (N, H, W, C). A negative class is the class pbar predicts. With one view this is
+    ``class_saliency`` (w = 1)."""
+    v, n = len(xs), xs[0].shape[0]
+    # evaluation mode treats every image on its own: the views go through as one batch (V*N)
+    logits, caches, _ = model.forward(params, state, jnp.concatenate(xs), train=False)
+    log_p = log_softmax(logits).reshape(v, n, -1)  # (V, N, K)
+    log_mean = logsumexp(log_p, axis=0) - jnp.log(v)  # (N, K) log pbar
+    chosen = chosen_classes(log_mean, classes)  # (N,)
+    log_pc = jnp.take_along_axis(log_p, chosen[None, :, None], axis=-1)[..., 0]  # (V, N)
+    w = jax.nn.softmax(log_pc, axis=0).reshape(v * n, 1)  # p_v[c] / sum_u p_u[c]
+    upstream = w * score_upstream(logits, jnp.tile(chosen, v))  # (V*N, K) w_v dS_v/dz_v
+    _, dx = model.backward(params, caches, upstream)  # (V*N, H, W, C)
+    return log_mean, chosen, list(dx.reshape(v, *xs[0].shape))
 
 
 def times_input(gradient: Array, x: Array, blank: Array | float = 0.0) -> Array:

@@ -192,7 +192,11 @@ def test_eval_only_reports_the_checkpoints_accuracy(reference, shared_data_dir):
     accuracy = json.loads((reference.out / "metrics.json").read_text())["test_accuracy"]
     assert f"test accuracy: {accuracy:.4f}" in proc.stdout
     assert "Epoch" not in proc.stdout and "precision specificity" in proc.stdout
-    assert "Test-time augmentation" not in proc.stdout  # on MNIST neither recipe uses it
+    views = {"experiments.cnn": "Test-time augmentation: shifts (the mean of 5 views)"}.get(
+        reference.module
+    )
+    said = [line for line in proc.stdout.splitlines() if line.startswith("Test-time")]
+    assert said == ([views] if views else []), said  # the recipe's own views, as in training
 
 
 def test_eval_only_with_tta_reports_the_mean_over_the_image_and_its_mirror(

@@ -1,6 +1,8 @@
 """nn/saliency.py: the saliency map from the hand-written backward equals jax.vjp of the forward
 pass (the oracle) on real MNIST digits for every recipe's network, and for a trained checkpoint
-through the Predictor (pixels in [0, 1], gradient x input); a term shared by every logit changes
+through the Predictor (pixels in [0, 1], gradient x input, the mean over its test-time views);
+the map of a prediction averaged over views is the vjp of the log of that mean, for every view
+set and every recipe; a term shared by every logit changes
 no log-probability map (though it changes the logit maps); and a confident class's upstream
 gradient keeps its digits in float32.
 
@@ -17,9 +19,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from data.views import TEST_VIEWS
 from experiments.registry import EXPERIMENTS
 from nn import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
-from nn.saliency import class_saliency, score_upstream
+from nn.saliency import class_saliency, score_upstream, views_saliency
 from tests.gradcheck import to64
 
 CLASSES = np.array([-1, 3, -1, 8, 0, -1], np.int32)  # -1: the predicted class
@@ -85,25 +88,69 @@ def test_saliency_matches_vjp_of_the_forward_on_real_digits_for_every_recipe(rec
     np.testing.assert_allclose(dx, dx_ref, rtol=1e-7, atol=1e-9 * scale)
 
 
+@pytest.mark.parametrize("views", sorted(TEST_VIEWS))
+@pytest.mark.parametrize("recipe", ["cnn", "best"])
+def test_the_map_of_a_mean_over_views_is_the_vjp_of_the_log_of_that_mean(recipe, views, digits):
+    """S(x) = log mean_v softmax(model(A_v x))[c]: our views' maps carried back by each view's
+    transpose against jax.vjp through the views themselves."""
+    model = EXPERIMENTS[recipe].build_model(10)
+    params, state, _ = model.init(jax.random.key(1), (28, 28, 1))
+    state = with_running_statistics(state, np.random.default_rng(2))
+    params, state = to64((params, state))
+    x = jnp.asarray(digits, jnp.float64)
+    chosen_views = TEST_VIEWS[views]
+
+    def log_mean(xx):
+        each = [
+            jax.nn.log_softmax(model.forward(params, state, v, train=False)[0], axis=-1)
+            for v in (xx, *(view(xx) for view in chosen_views))
+        ]
+        return jax.scipy.special.logsumexp(jnp.stack(each), axis=0) - jnp.log(len(each))
+
+    @jax.jit
+    def both(x, classes):
+        xs = [x, *(view(x) for view in chosen_views)]
+        out, chosen, grads = views_saliency(model, params, state, xs, classes)
+        back = [grads[0], *(v.transpose()(g) for v, g in zip(chosen_views, grads[1:], strict=True))]
+        ref, vjp = jax.vjp(log_mean, x)
+        (dx_ref,) = vjp(jax.nn.one_hot(chosen, 10, dtype=ref.dtype))
+        return out, chosen, sum(back), ref, dx_ref
+
+    out, chosen, dx, ref, dx_ref = both(x, jnp.asarray(CLASSES))
+    np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-10)
+    predicted = np.asarray(ref).argmax(axis=1)
+    np.testing.assert_array_equal(chosen, np.where(CLASSES < 0, predicted, CLASSES))
+    scale = float(jnp.max(jnp.abs(dx_ref)))
+    assert scale > 0  # a map, not zeros
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-7, atol=1e-9 * scale)
+
+
 def test_a_checkpoints_maps_are_the_vjp_of_its_log_probability_per_pixel(mnist_checkpoint, digits):
     """The Predictor's maps (float32, as the page and --explain get them) are per pixel in
-    [0, 1]: the chain rule through the standardisation is part of them."""
+    [0, 1]: the chain rule through the standardisation and the test-time views the run averaged
+    over (the default CNN's one-pixel shifts on MNIST) is part of them."""
     from experiments.predictor import Predictor
 
     predictor = Predictor(mnist_checkpoint)
+    assert predictor.views == TEST_VIEWS["shifts"]  # the recipe's, read from the checkpoint
     pixels = digits[..., 0]  # (6, 28, 28)
     seen = predictor.explain(pixels, CLASSES)
     params, state = predictor.weights
     mean, std = predictor.mean, predictor.std
 
     def log_probs(p):
-        logits = predictor.model.forward(params, state, (p[..., None] - mean) / std)[0]
-        return jax.nn.log_softmax(logits, axis=-1)
+        x = p[..., None]
+        each = [
+            jax.nn.log_softmax(predictor.model.forward(params, state, (v - mean) / std)[0], -1)
+            for v in (x, *(view(x) for view in predictor.views))
+        ]
+        return jax.scipy.special.logsumexp(jnp.stack(each), axis=0) - jnp.log(len(each))
 
     out, vjp = jax.vjp(log_probs, jnp.asarray(pixels, jnp.float32))
     predicted = np.asarray(out).argmax(axis=1)
     np.testing.assert_array_equal(seen.classes, np.where(CLASSES < 0, predicted, CLASSES))
     np.testing.assert_allclose(seen.probs, np.exp(out), atol=1e-6)
+    np.testing.assert_allclose(predictor(pixels), np.exp(out), atol=1e-6)
     (expected,) = vjp(jax.nn.one_hot(seen.classes, 10, dtype=jnp.float32))
     for got, want in [(seen.gradient, expected), (seen.strokes, expected * pixels)]:
         scale = float(jnp.max(jnp.abs(want)))
