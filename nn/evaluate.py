@@ -37,7 +37,10 @@ def make_eval_step(
 
     Test-time augmentation: with ``views``, each image is also classified as each view shows
     it, and the probabilities are the mean over the image and its views (the loss is the
-    cross-entropy of that mean). One forward pass per view: 1 + len(views) times the work.
+    cross-entropy of that mean). The image and its views go through the model as one batch:
+    1 + len(views) times the work, one copy of the forward pass to compile (with the default
+    CNN's 4 shifts, about half a second less to compile than one forward pass per view:
+    BENCHMARKS.md).
 
     On a CPU the batch goes through the model in chunks of at most ``micro_batch`` examples
     ("auto": nn/micro_batch.py's default for the platform), one after another inside the one
@@ -49,13 +52,15 @@ def make_eval_step(
 
     def chunk_outputs(params: ModelParams, model_state: ModelState, data: DeviceArrays,
                       index: Array) -> tuple[Array, Array]:  # fmt: skip
-        x = data.x[index]
-        each = [
-            log_softmax(model.forward(params, model_state, v, train=False)[0])  # (B, K)
-            for v in (x, *(view(x) for view in views))
-        ]
-        # with views: the log of the mean probability, without leaving log space
-        log_probs = logsumexp(jnp.stack(each), axis=0) - jnp.log(len(each)) if views else each[0]
+        x = data.x[index]  # (B, H, W, C)
+        if views:  # evaluation mode treats every image on its own: the views go as one batch
+            xs = jnp.concatenate([x, *(view(x) for view in views)])  # ((1 + V) B, H, W, C)
+            each = log_softmax(model.forward(params, model_state, xs, train=False)[0])
+            each = each.reshape(1 + len(views), x.shape[0], -1)  # (1 + V, B, K)
+            # the log of the mean probability, without leaving log space
+            log_probs = logsumexp(each, axis=0) - jnp.log(1 + len(views))  # (B, K)
+        else:
+            log_probs = log_softmax(model.forward(params, model_state, x, train=False)[0])
         nll = -jnp.take_along_axis(log_probs, data.y[index][:, None], axis=-1)[:, 0]
         return nll, jnp.exp(log_probs)
 
