@@ -82,7 +82,10 @@ MNIST = DatasetInfo(
     ),
     credit="MNIST by Y. LeCun, C. Cortes and C. Burges (CC BY-SA 3.0)",
     augment="mnist",  # handwriting: other writers' slants, sizes, positions and pens
-    test_views="none",  # the one-pixel shifts gained nothing on MNIST
+    # a digit moved by one pixel is the same digit: the main job's medians 99.41 -> 99.51% on
+    # MNIST, 95.94 -> 96.55% on the UCI digits of other writers (BENCHMARKS.md, "Fourth pass");
+    # experiments.best gained nothing from them (99.59% either way) and leaves them out
+    test_views="shifts",
     framing=Framing(20, True, 0.2),  # LeCun et al.: fit 20x20, centre of mass at the centre
 )
 

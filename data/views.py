@@ -3,15 +3,17 @@ averaged with the image's own (nn/evaluate.py, make_eval_step's ``views``; --tta
 exact: a mirror image, or a shift by a whole pixel that brings in background (0, as data.load
 makes it; standardised images would need -mean/std) at the edge.
 
-Each view is linear in the image (a matrix V of 0s and 1s), so the saliency map of an averaged
-prediction carries each view's input gradient back to the image with V's transpose
+Each view is linear in the image (a matrix A of 0s and 1s), so the saliency map of an averaged
+prediction carries each view's input gradient back to the image with A's transpose
 (experiments/predictor.py, nn/saliency.py's ``views_saliency``): ``view.transpose()`` is that
-map. A shift's transpose is the opposite shift (the pixel moved in from outside has no source,
-the one moved out has no image), the mirror's is the mirror.
+map, and ``carry_back`` sums the views' gradients carried back. A shift's transpose is the
+opposite shift (the pixel moved in from outside has no source, the one moved out has no image),
+the mirror's is the mirror.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jax
@@ -63,6 +65,14 @@ def shifted(dy: int, dx: int) -> Shift:
 
 
 View = Mirror | Shift
+
+
+def carry_back(views: Sequence[View], grads: Sequence[Array]) -> Array:
+    """The gradient with respect to the image from the gradients with respect to its views'
+    inputs, ``grads`` = [the image's own, then one per view]: sum_v A_v^T g_v."""
+    own, *rest = grads
+    return sum((v.transpose()(g) for v, g in zip(views, rest, strict=True)), own)
+
 
 TEST_VIEWS: dict[str, tuple[View, ...]] = {
     "none": (),

@@ -7,4 +7,6 @@ from experiments.common import main
 from experiments.recipes import best
 
 if __name__ == "__main__":
-    sys.exit(main("best", best.__doc__, best.build_model, best.DEFAULTS))
+    sys.exit(
+        main("best", best.__doc__, best.build_model, best.DEFAULTS, per_dataset=best.BY_DATASET)
+    )

@@ -15,7 +15,7 @@ import numpy as np
 
 from data import Dataset, get_dataset
 from data.augment import parse_augment
-from data.views import TEST_VIEWS
+from data.views import TEST_VIEWS, carry_back
 from experiments.augmented import save_augmentation_figure
 from experiments.cluster import fingerprint
 from experiments.config import RunConfig
@@ -140,9 +140,8 @@ def save_saliency_figure(run: Run, test: OnTest, per_row: int = 10) -> Path | No
     views = TEST_VIEWS[run.cfg.test_views]  # as in the evaluation: on the model's inputs
 
     def saliency(p: ModelParams, s: ModelState, x: jax.Array, c: jax.Array) -> jax.Array:
-        xs = [x, *(view(x) for view in views)]
-        _, _, grads = views_saliency(run.model, p, s, xs, c)
-        return sum([grads[0], *(v.transpose()(g) for v, g in zip(views, grads[1:], strict=True))])
+        _, _, grads = views_saliency(run.model, p, s, [x, *(view(x) for view in views)], c)
+        return carry_back(views, grads)  # each view's map back to the image
 
     saliency = jax.jit(saliency, compiler_options=ONE_SHOT)
     dx = np.asarray(saliency(params, state, x, preds[chosen].astype(np.int32)))  # like x

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from data.registry import DATASETS, Framing
-from data.views import TEST_VIEWS, View
+from data.views import TEST_VIEWS, View, carry_back
 from experiments.config import RunConfig
 from experiments.outcome import UsageError
 from experiments.registry import EXPERIMENTS
@@ -34,7 +34,7 @@ from nn.saliency import times_input, views_saliency
 
 
 class Explanation(NamedTuple):
-    probs: np.ndarray  # (N, K) class probabilities
+    probs: np.ndarray  # (N, K) class probabilities p (the mean over the run's test-time views)
     classes: np.ndarray  # (N,) the class each map is for
     gradient: np.ndarray  # (N, 28, 28) d log p[class] / d pixel, pixels in [0, 1] as the input's
     strokes: np.ndarray  # (N, 28, 28) gradient x input: each pixel's term of log p[class]
@@ -89,12 +89,19 @@ def framing_of(meta: dict) -> Framing:
 
 
 def views_of(meta: dict) -> tuple[View, ...]:
-    """The test-time views a checkpoint's run averaged its test predictions over (none when its
-    configuration does not say)."""
+    """The test-time views a checkpoint's run averaged its test predictions over: as its header
+    names them, or for a checkpoint written before headers did, its --tta resolved by today's
+    registry (none when its configuration does not say)."""
+    named = meta.get("test_views") if isinstance(meta, dict) else None
+    if isinstance(named, str):
+        return TEST_VIEWS.get(named, ())
     config = meta.get("config") if isinstance(meta, dict) else None
     if not isinstance(config, dict):
         return ()
-    return TEST_VIEWS.get(RunConfig.from_dict(config).test_views, ())
+    try:
+        return TEST_VIEWS.get(RunConfig.from_dict(config).test_views, ())
+    except (TypeError, ValueError):  # a configuration this version cannot read: no views
+        return ()
 
 
 class Predictor:
@@ -120,8 +127,8 @@ class Predictor:
     def inputs(self, images: jax.Array) -> list[jax.Array]:
         """(N, 28, 28) pictures -> the model's input (N, 28, 28, 1) for the picture and each
         view, standardised as in training."""
-        x = images[..., None]
-        return [(v - self.mean) / self.std for v in (x, *(view(x) for view in self.views))]
+        x = (images[..., None] - self.mean) / self.std  # the views act on the model's input,
+        return [x, *(view(x) for view in self.views)]  # as in the run's test evaluation
 
     def probabilities(self, weights, images: jax.Array) -> jax.Array:  # noqa: ANN001
         """(N, 28, 28) pictures -> (N, K) class probabilities, the mean over the views."""
@@ -135,10 +142,9 @@ class Predictor:
         """(probabilities (N, K), classes (N,), gradient (N, 28, 28), strokes (N, 28, 28)):
         the compiled part of ``explain``."""
         log_mean, chosen, grads = views_saliency(self.model, *weights, self.inputs(images), classes)
-        # each view's input gradient back to the picture: its transpose, then the chain rule
-        # through x = (pixel - mean) / std
-        back = [grads[0], *(v.transpose()(g) for v, g in zip(self.views, grads[1:], strict=True))]
-        gradient = sum(back)[..., 0] / self.std
+        # each view's input gradient back to the model's input (its transpose), then the chain
+        # rule through x = (pixel - mean) / std
+        gradient = carry_back(self.views, grads)[..., 0] / self.std
         return jnp.exp(log_mean), chosen, gradient, times_input(gradient, images)
 
     def explain(self, images: np.ndarray, classes: np.ndarray | None = None) -> Explanation:

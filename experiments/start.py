@@ -139,6 +139,7 @@ def start_run(
         "experiment": name,
         "model": describe(model),
         "config": asdict(cfg),
+        "test_views": cfg.test_views,  # --tta resolved: what experiments.predict averages over
         "in_shape": list(in_shape),
         "class_names": list(ds.class_names),
         "mean": ds.mean,

@@ -39,6 +39,19 @@ S(x) ~ S(x0) + sum_i dS/dx_i (x_i - x0_i), splits S(x) - S(x0) into one term per
 measured from the paper (x0 = 0), that term is dS/dx_i * x_i: zero where there is no ink, so it
 shows which strokes carried the answer, while the gradient alone also shows where more ink would
 help or hurt. ``times_input`` computes it.
+
+Several views (test-time augmentation). When the prediction is the mean of the probabilities
+of V views of the image, x_v = A_v x with each A_v linear (a shift, a mirror: data/views.py),
+    S[n] = log pbar[n, c],     pbar = (1/V) sum_v p_v,     p_v = softmax(model(x_v))  (N, K)
+and the chain rule through the log and the mean gives
+    dS/dx = (1 / pbar[c]) (1/V) sum_v dp_v[c]/dx = sum_v w_v A_v^T dS_v/dx_v,
+    w_v[n] = p_v[n, c] / sum_u p_u[n, c]                        (N,), a softmax over v of log p_v[c]
+with S_v = log p_v[n, c] each view's own score (dp_v[c] = p_v[c] dS_v): each view's map,
+weighted by the share of the class's probability that view gives. The backward is linear in its
+upstream gradient, so w_v scales dS_v/dz_v before the backward pass (one, over the views stacked
+as one batch: evaluation mode treats every image on its own); ``views_saliency`` returns the
+weighted input gradients of the views and the caller carries each back with A_v^T
+(data/views.py, ``carry_back``).
 """
 
 from __future__ import annotations

@@ -127,3 +127,17 @@ def test_explained_names_never_give_two_inputs_one_file():
     assert names == ["a-explained.png", "a-2-explained.png", "a-2-2-explained.png",
                      "a-3-explained.png"]  # fmt: skip
     assert len(set(names)) == len(names)
+
+
+def test_a_checkpoint_is_read_through_the_views_its_header_names_or_its_config_resolves():
+    """New headers name the views (--tta resolved when the run started); an older checkpoint's
+    --tta is resolved by today's registry; an unreadable configuration means no views."""
+    from data.views import TEST_VIEWS
+    from experiments.predictor import views_of
+
+    assert views_of({"test_views": "none", "config": {"tta": "auto"}}) == ()
+    assert views_of({"test_views": "shifts"}) == TEST_VIEWS["shifts"]
+    assert views_of({"config": {"dataset": "fashion-mnist", "tta": "auto"}}) == TEST_VIEWS["flip"]
+    assert views_of({"config": {"dataset": "mnist", "tta": "none"}}) == ()
+    assert views_of({"config": {"dataset": "no-such-set", "tta": "auto"}}) == ()
+    assert views_of({}) == () and views_of({"config": "?"}) == ()
