@@ -59,11 +59,6 @@ class Shift:
         return Shift(-self.dy, -self.dx)
 
 
-def shifted(dy: int, dx: int) -> Shift:
-    """A view that moves every image dy pixels down and dx to the right, filling with 0."""
-    return Shift(dy, dx)
-
-
 View = Mirror | Shift
 
 

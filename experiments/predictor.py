@@ -30,6 +30,7 @@ from experiments.outcome import UsageError
 from experiments.registry import EXPERIMENTS
 from experiments.rundir import CHECKPOINT, METRICS
 from nn.checkpoint import load_weights, read_meta
+from nn.evaluate import views_log_probs
 from nn.saliency import times_input, views_saliency
 
 
@@ -132,11 +133,8 @@ class Predictor:
 
     def probabilities(self, weights, images: jax.Array) -> jax.Array:  # noqa: ANN001
         """(N, 28, 28) pictures -> (N, K) class probabilities, the mean over the views."""
-        params, model_state = weights
-        xs = self.inputs(images)  # evaluation mode: the views go through as one batch
-        logits = self.model.forward(params, model_state, jnp.concatenate(xs), train=False)[0]
-        probs = jax.nn.softmax(logits, axis=-1).reshape(len(xs), len(images), -1)  # (V, N, K)
-        return jnp.mean(probs, axis=0)
+        x = (images[..., None] - self.mean) / self.std  # (N, 28, 28, 1) as in training
+        return jnp.exp(views_log_probs(self.model, *weights, x, self.views))
 
     def explained(self, weights, images: jax.Array, classes: jax.Array):  # noqa: ANN001, ANN201
         """(probabilities (N, K), classes (N,), gradient (N, 28, 28), strokes (N, 28, 28)):

@@ -26,6 +26,26 @@ Array = jax.Array
 View = Callable[[Array], Array]  # a fixed transform of a batch (B, H, W, C), e.g. a mirror image
 
 
+def views_log_probs(
+    model: Sequential,
+    params: ModelParams,
+    model_state: ModelState,
+    x: Array,
+    views: Sequence[View] = (),
+) -> Array:
+    """log of the class probabilities (B, K) of x (B, H, W, C) in evaluation mode: with
+    ``views``, of their mean over the image and its views. Evaluation mode treats every image
+    on its own, so the views go through the model as one batch, each image's next to it (a
+    device's rows stay its own under a mesh)."""
+    if not views:
+        return log_softmax(model.forward(params, model_state, x, train=False)[0])
+    xs = jnp.stack([x, *(view(x) for view in views)], axis=1)  # (B, 1 + V, H, W, C)
+    xs = xs.reshape(-1, *x.shape[1:])  # ((1 + V) B, H, W, C)
+    each = log_softmax(model.forward(params, model_state, xs, train=False)[0])
+    each = each.reshape(x.shape[0], 1 + len(views), -1)  # (B, 1 + V, K)
+    return logsumexp(each, axis=1) - jnp.log(1 + len(views))  # the mean, in log space
+
+
 def make_eval_step(
     model: Sequential,
     views: Sequence[View] = (),
@@ -53,17 +73,7 @@ def make_eval_step(
 
     def chunk_outputs(params: ModelParams, model_state: ModelState, data: DeviceArrays,
                       index: Array) -> tuple[Array, Array]:  # fmt: skip
-        x = data.x[index]  # (B, H, W, C)
-        if views:  # evaluation mode treats every image on its own: the views go as one batch,
-            # each image's next to it (so a device's rows stay its own under a mesh)
-            xs = jnp.stack([x, *(view(x) for view in views)], axis=1)  # (B, 1 + V, H, W, C)
-            xs = xs.reshape(-1, *x.shape[1:])  # ((1 + V) B, H, W, C)
-            each = log_softmax(model.forward(params, model_state, xs, train=False)[0])
-            each = each.reshape(x.shape[0], 1 + len(views), -1)  # (B, 1 + V, K)
-            # the log of the mean probability, without leaving log space
-            log_probs = logsumexp(each, axis=1) - jnp.log(1 + len(views))  # (B, K)
-        else:
-            log_probs = log_softmax(model.forward(params, model_state, x, train=False)[0])
+        log_probs = views_log_probs(model, params, model_state, data.x[index], views)  # (B, K)
         nll = -jnp.take_along_axis(log_probs, data.y[index][:, None], axis=-1)[:, 0]
         return nll, jnp.exp(log_probs)
 

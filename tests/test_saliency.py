@@ -139,9 +139,9 @@ def test_a_checkpoints_maps_are_the_vjp_of_its_log_probability_per_pixel(mnist_c
     mean, std = predictor.mean, predictor.std
 
     def log_probs(p):
-        x = p[..., None]
+        x = (p[..., None] - mean) / std  # the views act on the model's input
         each = [
-            jax.nn.log_softmax(predictor.model.forward(params, state, (v - mean) / std)[0], -1)
+            jax.nn.log_softmax(predictor.model.forward(params, state, v)[0], -1)
             for v in (x, *(view(x) for view in predictor.views))
         ]
         return jax.scipy.special.logsumexp(jnp.stack(each), axis=0) - jnp.log(len(each))

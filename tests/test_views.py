@@ -7,14 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from data.views import TEST_VIEWS, Mirror, Shift, mirror
-from data.views import shifted as shifted_view
 from tests.images import images, shapes, shifted
 
 
 @given(shapes, st.integers(-3, 3), st.integers(-3, 3))
 def test_test_time_shift_is_an_integer_translation_filled_with_zero(shape, dy, dx):
     x = images(shape)
-    np.testing.assert_array_equal(np.asarray(shifted_view(dy, dx)(x)), shifted(x, dy, dx, 0.0))
+    np.testing.assert_array_equal(np.asarray(Shift(dy, dx)(x)), shifted(x, dy, dx, 0.0))
 
 
 @given(shapes)
