@@ -9,10 +9,11 @@ next run with the same model, batch and options loads the compiled programs from
 Every program is cached, however quickly it compiled (``jax_persistent_cache_min_compile_time_secs``
 is 0: the small ones add up), in ``$XDG_CACHE_HOME/handjax/jax`` (default ``~/.cache/...``), kept
 under 1 GiB: by JAX, evicting the least recently used entries, where the optional ``filelock``
-package is installed (JAX needs it to bound the cache), else by us at start-up, deleting the
-oldest entries first (handjax depends on no package beyond jax, jaxlib, optax and numpy). A
-folder the user already gave JAX (``JAX_COMPILATION_CACHE_DIR``) is used as it is, with
-whatever bound they set; ``JAX_ENABLE_COMPILATION_CACHE=false`` turns the cache off.
+package is installed (JAX needs it to bound the cache; entries written without it first get the
+access-time files JAX's bound reads), else by us at start-up, deleting the oldest entries first
+(handjax depends on no package beyond jax, jaxlib, optax and numpy). A folder the user already
+gave JAX (``JAX_COMPILATION_CACHE_DIR``) is used as it is, with whatever bound they set;
+``JAX_ENABLE_COMPILATION_CACHE=false`` turns the cache off.
 
 XLA options. ``ONE_SHOT`` compiles a program that runs once or twice (a figure's: the saliency
 maps and the augmentation draws of a run folder) at XLA's lowest backend optimisation level: in
@@ -63,10 +64,26 @@ def use_compilation_cache(folder: str | os.PathLike | None = None) -> Path:
     if given and folder is None:  # the user's folder: its bound, if any, is theirs to set
         return path
     if importlib.util.find_spec("filelock") is not None:
+        give_access_times(path)
         jax.config.update("jax_compilation_cache_max_size", CACHE_LIMIT_BYTES)
     else:  # JAX would refuse to read or write any entry with a bound set and no filelock
         prune(path, CACHE_LIMIT_BYTES)
     return path
+
+
+def give_access_times(folder: Path) -> None:
+    """Write the access-time file JAX's bounded cache keeps beside each entry (``KEY-atime``: the
+    time in nanoseconds, 8 bytes little-endian) for every entry that lacks one, taking the
+    entry's modification time. Entries written without a bound (without filelock, or by a
+    process that gave JAX its own folder) have none, and JAX's bounded cache reads every entry's
+    before each write: one missing file made every later write fail with a warning."""
+    for path in folder.glob("*-cache"):
+        atime = path.with_name(path.name.removesuffix("-cache") + "-atime")
+        try:
+            if not atime.exists():
+                atime.write_bytes(path.stat().st_mtime_ns.to_bytes(8, "little"))
+        except OSError:  # another process's entry, just deleted; a read-only folder
+            continue
 
 
 def prune(folder: Path, limit_bytes: int) -> None:

@@ -19,14 +19,15 @@ if sys.argv[2] == "no-filelock":
 import jax, jax.numpy as jnp
 from nn.runtime import use_compilation_cache
 print(use_compilation_cache(None if sys.argv[1] == "-" else sys.argv[1]))
-f = jax.jit(lambda x: jnp.tanh(x @ x.T).sum(axis=0))
+k = float(sys.argv[3])  # a different constant compiles a different program
+f = jax.jit(lambda x: jnp.tanh(k * x @ x.T).sum(axis=0))
 print(repr(float(f(jnp.arange(12.0).reshape(3, 4) / 7).sum())))
 """
 
 
-def run(folder: str, env: dict, filelock: str = "filelock") -> list[str]:
+def run(folder: str, env: dict, filelock: str = "filelock", k: float = 1.0) -> list[str]:
     proc = subprocess.run(
-        [sys.executable, "-c", PROGRAM, folder, filelock],
+        [sys.executable, "-c", PROGRAM, folder, filelock, repr(k)],
         capture_output=True, text=True, timeout=300, env=command_env(env), cwd=ROOT,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -45,6 +46,22 @@ def test_second_process_reads_what_the_first_compiled(tmp_path, filelock):
     second = run(str(folder), {}, filelock)
     assert second == first  # same folder, same result
     assert sorted(p.name for p in folder.iterdir() if p.name.endswith("-cache")) == entries
+
+
+def test_a_bounded_cache_takes_over_the_entries_of_an_unbounded_one(tmp_path):
+    """Without filelock (or with JAX's bound off) entries are written without the access-time
+    files JAX's bounded cache reads before every write; a later process with filelock must still
+    write its own entries (it used to warn and cache nothing) and read the old ones."""
+    pytest.importorskip("filelock", reason="JAX's own bound needs the optional filelock")
+    folder = tmp_path / "jax-cache"
+    first = run(str(folder), {}, "no-filelock")
+    untimed = {p.name for p in folder.iterdir() if p.name.endswith("-cache")}
+    assert untimed and not any(p.name.endswith("-atime") for p in folder.iterdir())
+    assert run(str(folder), {}, "filelock", k=2.0) != first  # a new program: written, no warning
+    cached = {p.name for p in folder.iterdir() if p.name.endswith("-cache")}
+    assert cached > untimed
+    assert all((folder / (name.removesuffix("-cache") + "-atime")).exists() for name in cached)
+    assert run(str(folder), {}, "filelock") == first
 
 
 def test_default_folder_is_in_the_user_cache(tmp_path):
