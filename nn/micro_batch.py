@@ -15,6 +15,15 @@ from jax.sharding import Mesh
 # (python -m benchmarks.train --micro-batch 16 32); 8 and 64 were slower.
 MICRO_BATCH = 16
 
+# Chunks per iteration of the loop over them (``lax.scan``'s ``unroll``): with two chunks in one
+# iteration, whose forward and backward passes do not depend on each other, XLA's CPU runtime
+# runs the operations of one chunk while the other's wait, instead of one small operation at a
+# time. On the 2-core CPU of BENCHMARKS.md ("Two chunks at a time"), the whole step, alternating
+# in one process: default CNN 1.07-1.20x at batch 32 / 128 / 512, experiments.fast's network
+# 1.22x at 128; the Keras convnet, whose larger operations already fill both cores, 0.87-1.03x.
+# Four at a time, or the whole batch unrolled, were slower (0.94x, 0.47x on the default CNN).
+CHUNKS_AT_ONCE = 2
+
 
 def default_micro_batch(platform: str) -> int | None:
     """MICRO_BATCH on a CPU, where small chunks keep the activations in its caches; None (the

@@ -37,7 +37,7 @@ from jax.sharding import Mesh
 from nn.batches import DeviceArrays
 from nn.epoch_sums import EpochSums
 from nn.losses import cross_entropy, softmax_cross_entropy, softmax_cross_entropy_backward
-from nn.micro_batch import MicroBatch, chunk_size, resolve_micro_batch
+from nn.micro_batch import CHUNKS_AT_ONCE, MicroBatch, chunk_size, resolve_micro_batch
 from nn.model import ModelParams, ModelState, Sequential
 from nn.parallel import AXIS, sharded
 from nn.runtime import INIT
@@ -178,14 +178,16 @@ def make_train_step(
         chunks = index.shape[0] // chunk_size(index.shape[0], micro_batch)
         if chunks == 1:
             (grads, model_state, loss, hits), _ = piece(start, (x, y, weight, step_key))
-        else:  # micro-batches, one after the other (lax.scan), their gradients summed
+        else:  # micro-batches, two at a time (lax.scan, unrolled), their gradients summed
             rows = tuple(a.reshape(chunks, -1, *a.shape[1:]) for a in (x, y, weight))
             rows += (jax.random.split(step_key, chunks),)  # (chunks, R, ...) each
             if parallel:  # under shard_map the scan's carry must vary across devices, as the
                 # body's output does, and zeros do not: the first chunk seeds it
                 start, _ = piece(start, tuple(r[0] for r in rows))
                 rows = tuple(r[1:] for r in rows)
-            (grads, model_state, loss, hits), _ = lax.scan(piece, start, rows)
+            (grads, model_state, loss, hits), _ = lax.scan(
+                piece, start, rows, unroll=CHUNKS_AT_ONCE
+            )  # the sums still run in chunk order: the same numbers as one at a time
         if parallel:  # sum over the devices; BatchNorm's state is already the same on each
             grads, loss, hits = lax.psum((grads, loss, hits), AXIS)
         # 4. update, once for the whole batch
