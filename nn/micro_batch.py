@@ -19,7 +19,8 @@ MICRO_BATCH = 16
 # iteration, whose forward and backward passes do not depend on each other, XLA's CPU runtime
 # runs the operations of one chunk while the other's wait, instead of one small operation at a
 # time. On the 2-core CPU of BENCHMARKS.md ("Two chunks at a time"), the whole step, alternating
-# in one process: default CNN 1.07-1.20x at batch 32 / 128 / 512, experiments.fast's network
+# with one chunk at a time in one process: default CNN 1.07-1.20x at batch 128 and 512 (1.02-1.09x
+# with the augmentation; at batch 32, two chunks, 0.95-1.08x: noise), experiments.fast's network
 # 1.22x at 128; the Keras convnet, whose larger operations already fill both cores, 0.87-1.03x.
 # Four at a time, or the whole batch unrolled, were slower (0.94x, 0.47x on the default CNN).
 CHUNKS_AT_ONCE = 2

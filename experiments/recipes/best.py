@@ -11,7 +11,7 @@ Fashion-MNIST (mirror images). The test predictions are the mean over the image 
 dataset's views (test-time augmentation, ``--tta auto``; ``--tta none`` turns it off): its four
 one-pixel shifts on MNIST, its mirror image on Fashion-MNIST. MNIST trains 20 epochs, where the
 shifts gain 0.01-0.07 points (at 12 they gained nothing); Fashion-MNIST keeps 12, which meet its
-target in half the time (BENCHMARKS.md, "The best recipe, 2026-12-03").
+target in half the time (BENCHMARKS.md, "Later on 2026-12-03").
 """
 
 from __future__ import annotations
