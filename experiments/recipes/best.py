@@ -32,8 +32,8 @@ DEFAULTS = RunConfig(
 )
 
 # Medians of 3 seeds (BENCHMARKS.md): MNIST 20 epochs 99.66% with the shifts, 99.61% without; 12
-# epochs 99.54% (the shifts gained nothing on seed 0's). Fashion-MNIST 12 epochs
-# 94.11% with the mirror image, in 4.2-5.0 minutes
+# epochs 99.54% (the shifts gained nothing on seed 0's). Fashion-MNIST 12 epochs 94.11% with the
+# mirror image, in 4.2-5.0 minutes
 BY_DATASET = {"fashion-mnist": {"epochs": 12}}
 
 
