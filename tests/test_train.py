@@ -49,6 +49,31 @@ def test_micro_batched_step_equals_whole_batch_step(augmented):
     assert s1.correct == s2.correct and s1.count == s2.count == 64
 
 
+@pytest.mark.parametrize("chunks", [4, 5])  # an odd count leaves a chunk after the pairs
+def test_chunks_at_once_change_no_number(monkeypatch, chunks):
+    """Two chunks per loop iteration (nn/micro_batch.py CHUNKS_AT_ONCE) is a speed setting: the
+    same dropout draws and the same sums in the same order, so the very same bits."""
+    import nn.train
+
+    model = Sequential([
+        Conv2D(4, 3), ReLU(), MaxPool2D(2), Flatten(), Dense(16), ReLU(), Dropout(0.5), Dense(10)
+    ])  # fmt: skip
+    optimizer, data = optax.sgd(0.1, momentum=0.9), tiny_data()
+    index, weight = jnp.arange(16 * chunks, dtype=jnp.int32), jnp.ones(16 * chunks, jnp.float32)
+
+    def two_steps(at_once):
+        monkeypatch.setattr(nn.train, "CHUNKS_AT_ONCE", at_once)
+        state, sums = init_state(model, optimizer, (8, 8, 1), seed=3), EpochSums.zeros()
+        step = make_train_step(model, optimizer, micro_batch=16)
+        for _ in range(2):
+            state, sums = step(state, sums, data, index, weight)
+        return jax.device_get((state.params, sums))
+
+    one, two = two_steps(1), two_steps(2)
+    for a, b in zip(jax.tree_util.tree_leaves(one), jax.tree_util.tree_leaves(two), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_zero_weight_padding_updates_like_the_real_examples_alone():
     data = tiny_data()
     real, _ = one_step(None, np.arange(20, dtype=np.int32), np.ones(20, np.float32), data)
