@@ -192,9 +192,8 @@ def test_eval_only_reports_the_checkpoints_accuracy(reference, shared_data_dir):
     accuracy = json.loads((reference.out / "metrics.json").read_text())["test_accuracy"]
     assert f"test accuracy: {accuracy:.4f}" in proc.stdout
     assert "Epoch" not in proc.stdout and "precision specificity" in proc.stdout
-    views = {"experiments.cnn": "Test-time augmentation: shifts (the mean of 5 views)"}.get(
-        reference.module
-    )
+    shifts = "Test-time augmentation: shifts (the mean of 5 views)"  # MNIST's views
+    views = {"experiments.cnn": shifts, "experiments.best": shifts}.get(reference.module)
     said = [line for line in proc.stdout.splitlines() if line.startswith("Test-time")]
     assert said == ([views] if views else []), said  # the recipe's own views, as in training
 
