@@ -21,6 +21,7 @@ from nn.losses import log_softmax
 from nn.micro_batch import MicroBatch, chunk_size, resolve_micro_batch
 from nn.model import ModelParams, ModelState, Sequential
 from nn.parallel import Placement, to_host
+from nn.runtime import step_options
 
 Array = jax.Array
 View = Callable[[Array], Array]  # a fixed transform of a batch (B, H, W, C), e.g. a mirror image
@@ -95,7 +96,7 @@ def make_eval_step(
             nll, probs = nll.reshape(-1), probs.reshape(-1, probs.shape[-1])
         return nll * weight, probs
 
-    return jax.jit(evaluate_batch)
+    return jax.jit(evaluate_batch, compiler_options=step_options(mesh))  # nn/runtime.py
 
 
 class Evaluation(NamedTuple):

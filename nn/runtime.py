@@ -25,8 +25,20 @@ lowest level about half of them round differently in the last bit; one level up 
 bit-identical for every recipe on the CPU (tests/test_runtime.py checks, on the machine it runs
 on), and the default CNN's initialiser compiles in 0.59-0.63 s instead of 1.01-1.08 s.
 
-No option is set for the train step. Each candidate was measured on the whole step against the
-defaults, alternating in one process (``jax.jit(...).lower(...).compile(compiler_options=...)``):
+``STEP`` is for the programs that run many times, the train and evaluation steps, on a CPU
+(``step_options``): XLA's older emitters for its fused elementwise loops instead of the newer
+MLIR-based "fusion emitters". They compile a step in 50-65% of the time (experiments.fast's train
+step 3.3-4.5 -> 1.7-2.4 s, the default CNN's 4.9-6.2 -> 3.9 s, an evaluation step 0.38 -> 0.26 s),
+and the step runs as fast (0.97-1.13x, alternating in one process; BENCHMARKS.md, "The older
+fusion emitters"). They give the very same bits for every operation alone, for every evaluation
+step, and for the train steps of models without batch statistics trained without augmentation;
+but they round the fused sums of the warping augmentation and of BatchNorm's batch statistics
+differently in the last bit, which would move every recorded run of experiments.cnn on MNIST
+and of experiments.best, so those train steps keep XLA's defaults (nn/train.py). Each use is
+checked bit for bit against the defaults by tests/test_runtime.py.
+
+Other options for the train step were measured on the whole step against the defaults,
+alternating in one process (``jax.jit(...).lower(...).compile(compiler_options=...)``):
 YNNPACK fusions of elementwise work and reductions (``xla_cpu_experimental_ynn_fusion_type``),
 512-bit vectors (``xla_cpu_prefer_vector_width``), XNNPACK graph fusion, the fast-runtime preset
 and the concurrency-optimised scheduler; none was faster on the default model or the Keras convnet
@@ -40,10 +52,23 @@ import os
 from pathlib import Path
 
 import jax
+from jax.sharding import Mesh
 
 ONE_SHOT = {"xla_backend_optimization_level": 0}  # jax.jit(f, compiler_options=ONE_SHOT)
 INIT = {"xla_backend_optimization_level": 1}  # the default is 3; 1 gives the same weights
+STEP = {"xla_cpu_use_fusion_emitters": False}  # a CPU's train and evaluation steps: step_options
 CACHE_LIMIT_BYTES = 1 << 30  # our cache's bound (JAX's LRU eviction, or oldest-first at start-up)
+
+
+def platform(mesh: Mesh | None = None) -> str:
+    """The platform ("cpu", "gpu", "tpu") of the mesh's devices, or of the default device."""
+    return (mesh.devices.flat[0] if mesh is not None else jax.devices()[0]).platform
+
+
+def step_options(mesh: Mesh | None = None) -> dict[str, object]:
+    """The XLA options of a train or evaluation step on the mesh's devices (the default device
+    without a mesh): ``STEP`` on a CPU, none elsewhere (the option is XLA's CPU backend's)."""
+    return dict(STEP) if platform(mesh) == "cpu" else {}
 
 
 def default_cache_dir() -> Path:

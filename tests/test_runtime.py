@@ -117,3 +117,72 @@ def test_the_initialiser_gives_the_weights_of_the_default_optimisation_level(nam
                     for s in (state, default))  # fmt: skip
     leaves = zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(theirs), strict=True)
     assert all(np.array_equal(a, b) for a, b in leaves)
+
+
+DEFAULT_EMITTERS = {"xla_cpu_use_fusion_emitters": True}  # XLA's default, stated explicitly
+
+
+def same_bits(a, b) -> bool:  # noqa: ANN001
+    import jax
+    import numpy as np
+
+    pairs = zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
+    return all(np.array_equal(x, y) for x, y in pairs)
+
+
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_a_recipes_train_step_gives_the_bits_of_xlas_default_options(name):
+    """make_train_step compiles with nn/runtime.py's STEP options (XLA's older fusion emitters,
+    to compile faster) only where they change no number: each recipe's step, at its batch size
+    and with its augmentation (dropout, chunks, the warping augmentation, BatchNorm), must stay
+    bit for bit that of XLA's defaults, which every recorded run was trained with (checked on
+    the CPU the suite runs on; the warping augmentation and BatchNorm would fail with STEP)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from data.augment import make_augment, parse_augment
+    from nn.batches import to_device
+    from nn.train import EpochSums, adam, init_state, make_train_step
+
+    cfg, model = EXPERIMENTS[name].DEFAULTS, EXPERIMENTS[name].build_model(10)
+    optimizer, n = adam(1e-2), cfg.batch_size
+    rng = np.random.default_rng(0)
+    data = to_device(rng.random((n, 28, 28, 1), np.float32), rng.integers(0, 10, n, np.int32))
+    index, weight = jnp.arange(n, dtype=jnp.int32), jnp.ones(n, jnp.float32)
+    step = make_train_step(model, optimizer, augment=make_augment(parse_augment(cfg.augmentation)))
+    ends = []
+    with jax.numpy_dtype_promotion("standard"):  # optax's Adam mixes int and float
+        start = (init_state(model, optimizer, (28, 28, 1), seed=1), EpochSums.zeros())
+        default = step.lower(*start, data, index, weight).compile(DEFAULT_EMITTERS)
+        for run in (step, default):
+            state, sums = jax.tree_util.tree_map(jnp.copy, start)
+            for _ in range(3):
+                state, sums = run(state, sums, data, index, weight)
+            ends.append(jax.device_get((state.params, state.model_state, sums)))
+    assert same_bits(*ends)
+
+
+@pytest.mark.parametrize("name", ["cnn", "best"])
+def test_an_evaluation_step_gives_the_bits_of_xlas_default_options(name):
+    """make_eval_step compiles with the STEP options; its losses and probabilities, with the
+    one-pixel shifts and BatchNorm's running statistics, are those of XLA's defaults."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from data.views import TEST_VIEWS
+    from nn.batches import to_device
+    from nn.evaluate import make_eval_step
+    from nn.train import adam, init_state
+
+    model = EXPERIMENTS[name].build_model(10)
+    with jax.numpy_dtype_promotion("standard"):  # optax's Adam mixes int and float
+        state = init_state(model, adam(1e-3), (28, 28, 1), seed=2)
+    rng = np.random.default_rng(1)
+    data = to_device(rng.random((40, 28, 28, 1), np.float32), rng.integers(0, 10, 40, np.int32))
+    index, weight = jnp.arange(40, dtype=jnp.int32), jnp.ones(40, jnp.float32)
+    step = make_eval_step(model, views=TEST_VIEWS["shifts"])
+    args = (state.params, state.model_state, data, index, weight)
+    default = step.lower(*args).compile(DEFAULT_EMITTERS)
+    assert same_bits(step(*args), default(*args))
