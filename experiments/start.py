@@ -107,8 +107,8 @@ def start_run(
 ) -> Run:
     """Load the data (from ``data_dirs``, then the per-user cache), build the model and its
     optimizer, and initialise the train state from the seed or, with ``resume``, load it from
-    the run folder's checkpoint. The training split goes to the device; the host copy is dropped
-    (188 MB for MNIST)."""
+    the run folder's checkpoint. The training split goes to the device (a CPU device keeps the
+    loaded array's memory, without a copy: data/load.py) and the dataset forgets it."""
     ds = load_data(cfg, data_dirs)
     model = with_precision(build_model(len(ds.class_names)), cfg.precision)
     if model.mixes_batch and cfg.batch_size % placement.devices:
