@@ -59,8 +59,9 @@ def read_split(info: DatasetInfo, images: DataFile, labels: DataFile, paths: dic
 
 # A CPU device takes a NumPy array whose data starts on a 64-byte boundary as it is, without a
 # copy (jax.device_put, nn/batches.py's to_device): MNIST's training images reach the device in
-# 0.01 s instead of 0.1-0.4 s (BENCHMARKS.md, "Start-up"), and are not held twice. So the
-# device's array is the same memory: nothing here modifies images in place after loading.
+# 0.01 s instead of 0.1-0.4 s (BENCHMARKS.md, "Start-up, late on 2026-12-03") and are held once,
+# not twice. The device's array is then the same memory: nothing here modifies images in place
+# after loading.
 ALIGNMENT = 64
 
 

@@ -28,14 +28,15 @@ on), and the default CNN's initialiser compiles in 0.59-0.63 s instead of 1.01-1
 ``STEP`` is for the programs that run many times, the train and evaluation steps, on a CPU
 (``step_options``): XLA's older emitters for its fused elementwise loops instead of the newer
 MLIR-based "fusion emitters". They compile a step in 50-65% of the time (experiments.fast's train
-step 3.3-4.5 -> 1.7-2.4 s, the default CNN's 4.9-6.2 -> 3.9 s, an evaluation step 0.38 -> 0.26 s),
-and the step runs as fast (0.97-1.13x, alternating in one process; BENCHMARKS.md, "The older
-fusion emitters"). They give the very same bits for every operation alone, for every evaluation
-step, and for the train steps of models without batch statistics trained without augmentation;
-but they round the fused sums of the warping augmentation and of BatchNorm's batch statistics
-differently in the last bit, which would move every recorded run of experiments.cnn on MNIST
-and of experiments.best, so those train steps keep XLA's defaults (nn/train.py). Each use is
-checked bit for bit against the defaults by tests/test_runtime.py.
+step 1.8-4.8 -> 1.0-2.4 s on a noisy machine, the main job's network's 3.1-6.2 -> 1.9-3.9 s, an
+evaluation step 0.38 -> 0.26 s), and the step runs as fast (0.90-1.17x, alternating in one
+process; BENCHMARKS.md, "Start-up, late on 2026-12-03"). They give the very same bits for every
+operation alone, for every evaluation step, and for the train steps of models without batch
+statistics trained without augmentation; but they round the fused sums of the warping
+augmentation and of BatchNorm's batch statistics differently in the last bit, which would move
+every recorded run of experiments.cnn on MNIST and of experiments.best, so those train steps
+keep XLA's defaults (nn/train.py). tests/test_runtime.py checks every recipe's step against the
+defaults bit for bit.
 
 Other options for the train step were measured on the whole step against the defaults,
 alternating in one process (``jax.jit(...).lower(...).compile(compiler_options=...)``):
