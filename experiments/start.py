@@ -40,7 +40,7 @@ class Run(NamedTuple):
     cfg: RunConfig  # what to train (cfg.out is the run folder)
     folder: Path  # the run folder
     model: Sequential
-    data: Dataset  # test and validation splits; x_train is None (its copy is train_data)
+    data: Dataset  # test and validation splits; x_train is None (it is train_data now)
     train_data: DeviceArrays | None  # the training split on the device; None after fitting
     in_shape: tuple  # one example's shape, e.g. (28, 28, 1)
     optimizer: optax.GradientTransformation
@@ -147,7 +147,7 @@ def start_run(
         "data_root": ds.root,  # where the data was found: --resume and --eval-only look there
     }
     train_data = placement.data(ds.x_train, ds.y_train)
-    ds = ds._replace(x_train=None)  # only the device copy is used from here
+    ds = ds._replace(x_train=None)  # only the device's array is used from here
     return Run(
         name=name,
         cfg=cfg,

@@ -70,7 +70,8 @@ def make_eval_step(
     MNIST's 10,000 test images 3.6x faster in batches of 250 (BENCHMARKS.md). Evaluation mode
     never mixes examples, so the chunks change nothing but the speed. With a ``mesh`` of several
     devices (the batch's rows split across them) the batch is not chunked: chunks of the whole
-    batch would cut across the devices' blocks, and XLA would gather them."""
+    batch would cut across the devices' blocks, and XLA would gather them. On a CPU it is
+    compiled with XLA options (nn/runtime.py's ``step_options``): call it at the top level."""
 
     def chunk_outputs(params: ModelParams, model_state: ModelState, data: DeviceArrays,
                       index: Array) -> tuple[Array, Array]:  # fmt: skip

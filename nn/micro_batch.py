@@ -9,7 +9,7 @@ from typing import Literal
 
 from jax.sharding import Mesh
 
-from nn.runtime import platform
+from nn.runtime import device_platform
 
 # On a CPU, batches above this size are split into chunks of at most this many examples. On the
 # 2-core CPU of BENCHMARKS.md, 16 beat 32 by 5-13% at batch 128 and 512 and by 1-5% at batch 32
@@ -41,7 +41,7 @@ def resolve_micro_batch(micro_batch: MicroBatch, mesh: Mesh | None = None) -> in
     platform of the mesh's devices (of the default device without a mesh)."""
     if micro_batch != "auto":
         return micro_batch
-    return default_micro_batch(platform(mesh))
+    return default_micro_batch(device_platform(mesh))
 
 
 def chunk_size(batch: int, micro_batch: int | None) -> int:

@@ -1,5 +1,6 @@
 """How JAX runs this project's programs, in one place: the persistent compilation cache, and
-which XLA options we set (only for programs that run once: see below).
+which XLA options we set, for the programs that run once and for the train and evaluation
+steps (see below).
 
 Compilation cache. A run compiles a handful of programs (the train state's initialiser, the
 train step, the evaluation step); on the 2-core CPU of BENCHMARKS.md that is most of the time
@@ -27,16 +28,20 @@ on), and the default CNN's initialiser compiles in 0.59-0.63 s instead of 1.01-1
 
 ``STEP`` is for the programs that run many times, the train and evaluation steps, on a CPU
 (``step_options``): XLA's older emitters for its fused elementwise loops instead of the newer
-MLIR-based "fusion emitters". They compile a step in 50-65% of the time (experiments.fast's train
+MLIR-based "fusion emitters". They compile a step in 50-68% of the time (experiments.fast's train
 step 1.8-4.8 -> 1.0-2.4 s on a noisy machine, the main job's network's 3.1-6.2 -> 1.9-3.9 s, an
 evaluation step 0.38 -> 0.26 s), and the step runs as fast (0.90-1.17x, alternating in one
 process; BENCHMARKS.md, "Start-up, late on 2026-12-03"). They give the very same bits for every
-operation alone, for every evaluation step, and for the train steps of models without batch
-statistics trained without augmentation; but they round the fused sums of the warping
+operation alone, for the evaluation steps, and for the recipes' train steps of models without
+batch statistics trained without augmentation; but they round the fused sums of the warping
 augmentation and of BatchNorm's batch statistics differently in the last bit, which would move
-every recorded run of experiments.cnn on MNIST and of experiments.best, so those train steps
-keep XLA's defaults (nn/train.py). tests/test_runtime.py checks every recipe's step against the
-defaults bit for bit.
+every recorded run of experiments.cnn on MNIST and of experiments.best, so a train step with any
+augmentation or with batch statistics keeps XLA's defaults (nn/train.py). At a batch size with
+an odd number of 16-image chunks (48, say: no recipe's) they also round the dense layers' summed
+gradients differently (about 1e-6): other numbers, as good. tests/test_runtime.py checks every
+recipe's step against the defaults bit for bit. A program compiled with options must be called
+at the top level: JAX refuses to trace it inside another ``jax.jit`` (or ``make_jaxpr``,
+``eval_shape``) on a CPU.
 
 Other options for the train step were measured on the whole step against the defaults,
 alternating in one process (``jax.jit(...).lower(...).compile(compiler_options=...)``):
@@ -61,7 +66,7 @@ STEP = {"xla_cpu_use_fusion_emitters": False}  # a CPU's train and evaluation st
 CACHE_LIMIT_BYTES = 1 << 30  # our cache's bound (JAX's LRU eviction, or oldest-first at start-up)
 
 
-def platform(mesh: Mesh | None = None) -> str:
+def device_platform(mesh: Mesh | None = None) -> str:
     """The platform ("cpu", "gpu", "tpu") of the mesh's devices, or of the default device."""
     return (mesh.devices.flat[0] if mesh is not None else jax.devices()[0]).platform
 
@@ -69,7 +74,7 @@ def platform(mesh: Mesh | None = None) -> str:
 def step_options(mesh: Mesh | None = None) -> dict[str, object]:
     """The XLA options of a train or evaluation step on the mesh's devices (the default device
     without a mesh): ``STEP`` on a CPU, none elsewhere (the option is XLA's CPU backend's)."""
-    return dict(STEP) if platform(mesh) == "cpu" else {}
+    return dict(STEP) if device_platform(mesh) == "cpu" else {}
 
 
 def default_cache_dir() -> Path:

@@ -135,6 +135,9 @@ def make_train_step(
     normalises every row it is given, padding included: give a model with batch statistics full
     batches of real rows (drop the last partial batch, and use a batch size that the device
     count divides; the experiments check this).
+
+    On a CPU, without augmentation or batch statistics, the step is compiled with XLA options
+    (nn/runtime.py's ``step_options``): call it at the top level, not inside another ``jax.jit``.
     """
     micro_batch = None if model.mixes_batch else resolve_micro_batch(micro_batch, mesh)
     parallel = mesh is not None and mesh.size > 1
@@ -195,9 +198,10 @@ def make_train_step(
         params = optax.apply_updates(params, updates)
         return TrainState(params, model_state, opt_state, key), sums.add(loss, hits, total)
 
-    # XLA's older fusion emitters compile the step in about half the time, with the same bits,
-    # except where they round the warping augmentation's or BatchNorm's fused sums differently
-    # (nn/runtime.py): those steps keep the defaults, so that recorded runs stay reproducible
+    # XLA's older fusion emitters compile the step in about half the time, with the recipes'
+    # bits, except where they round the warping augmentation's or BatchNorm's fused sums
+    # differently (nn/runtime.py): steps with augmentation or batch statistics keep the defaults,
+    # so that recorded runs stay reproducible
     same_bits = augment is None and not model.mixes_batch
     return jax.jit(
         sharded(mesh, step) if parallel else step, donate_argnums=(0, 1),

@@ -21,6 +21,7 @@ from data import (
     load_dataset,
 )
 from data.idx import IMAGES_MAGIC, LABELS_MAGIC, decode_idx, encode_idx, read_idx, write_idx
+from data.load import ALIGNMENT, aligned_empty, aligned_rows, subset
 from data.registry import MNIST, DataFile, DatasetInfo
 from nn.batches import batches, num_batches
 
@@ -168,17 +169,34 @@ def test_loader_shapes_dtypes_split_and_standardisation(tiny):
         load_dataset("tiny", root, download=False, validation_size=12)
 
 
+@given(
+    shape=st.lists(st.integers(0, 40), min_size=1, max_size=4).map(tuple),
+    dtype=st.sampled_from([np.float32, np.uint8, np.int32, np.float64]),
+)
+def test_aligned_arrays_start_on_the_boundary_whatever_their_size(shape, dtype):
+    x = aligned_empty(shape, dtype)
+    assert x.shape == shape and x.dtype == dtype and x.flags.c_contiguous and x.flags.writeable
+    assert x.ctypes.data % ALIGNMENT == 0
+    source = np.arange(np.prod(shape) * 2, dtype=dtype).reshape(2 * shape[0], *shape[1:])
+    rows = np.arange(0, 2 * shape[0], 2)
+    taken = aligned_rows(source, rows)
+    assert taken.ctypes.data % ALIGNMENT == 0
+    np.testing.assert_array_equal(taken, source[rows])
+
+
 def test_a_cpu_device_takes_the_loaded_images_without_a_copy(tiny):
-    """The loader's images start on a 64-byte boundary, so a CPU device uses their memory as it
-    is (data/load.py ALIGNMENT): the same values, no second copy, no time spent copying."""
+    """Every split the loader hands out (after a validation split and a subset too) starts on a
+    64-byte boundary, so a CPU device uses its memory as it is (data/load.py ALIGNMENT): the
+    same values, no second copy, no time spent copying."""
     import jax
 
     from nn.batches import to_device
 
     root, _ = tiny()
     d = load_dataset("tiny", root, download=False)
-    for x in (d.x_train, d.x_test):
-        assert x.ctypes.data % 64 == 0 and x.flags.c_contiguous
+    held = load_dataset("tiny", root, download=False, validation_size=4, seed=1)
+    for x in (d.x_train, d.x_test, held.x_train, held.x_val, subset(d, 5).x_train):
+        assert x.ctypes.data % ALIGNMENT == 0 and x.flags.c_contiguous
     on_device = to_device(d.x_train, d.y_train)
     np.testing.assert_array_equal(np.asarray(on_device.x), d.x_train)
     if jax.devices()[0].platform == "cpu":

@@ -1,6 +1,8 @@
-"""The persistent compilation cache (nn/runtime.py): a second process finds what the first one
-compiled, and gets the same numbers from it, with or without the optional filelock package (JAX
-needs it to bound the cache; handjax does not depend on it), and the cache stays bounded."""
+"""How JAX runs our programs (nn/runtime.py). The persistent compilation cache: a second process
+finds what the first one compiled, and gets the same numbers from it, with or without the
+optional filelock package (JAX needs it to bound the cache; handjax does not depend on it), and
+the cache stays bounded. The XLA options: the initialiser's and the train and evaluation steps'
+change no number that a recorded run depends on."""
 
 import os
 import subprocess
@@ -150,7 +152,8 @@ def test_a_recipes_train_step_gives_the_bits_of_xlas_default_options(name):
     rng = np.random.default_rng(0)
     data = to_device(rng.random((n, 28, 28, 1), np.float32), rng.integers(0, 10, n, np.int32))
     index, weight = jnp.arange(n, dtype=jnp.int32), jnp.ones(n, jnp.float32)
-    step = make_train_step(model, optimizer, augment=make_augment(parse_augment(cfg.augmentation)))
+    augment = make_augment(parse_augment(cfg.augmentation))
+    step = make_train_step(model, optimizer, augment=augment, label_smoothing=cfg.label_smoothing)
     ends = []
     with jax.numpy_dtype_promotion("standard"):  # optax's Adam mixes int and float
         start = (init_state(model, optimizer, (28, 28, 1), seed=1), EpochSums.zeros())
@@ -165,8 +168,9 @@ def test_a_recipes_train_step_gives_the_bits_of_xlas_default_options(name):
 
 @pytest.mark.parametrize("name", ["cnn", "best"])
 def test_an_evaluation_step_gives_the_bits_of_xlas_default_options(name):
-    """make_eval_step compiles with the STEP options; its losses and probabilities, with the
-    one-pixel shifts and BatchNorm's running statistics, are those of XLA's defaults."""
+    """make_eval_step compiles with the STEP options; its losses and probabilities, at the
+    experiments' evaluation batch (250 images: 25 chunks of 10), with the one-pixel shifts and
+    BatchNorm's running statistics, are those of XLA's defaults."""
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -180,9 +184,19 @@ def test_an_evaluation_step_gives_the_bits_of_xlas_default_options(name):
     with jax.numpy_dtype_promotion("standard"):  # optax's Adam mixes int and float
         state = init_state(model, adam(1e-3), (28, 28, 1), seed=2)
     rng = np.random.default_rng(1)
-    data = to_device(rng.random((40, 28, 28, 1), np.float32), rng.integers(0, 10, 40, np.int32))
-    index, weight = jnp.arange(40, dtype=jnp.int32), jnp.ones(40, jnp.float32)
+    data = to_device(rng.random((250, 28, 28, 1), np.float32), rng.integers(0, 10, 250, np.int32))
+    index, weight = jnp.arange(250, dtype=jnp.int32), jnp.ones(250, jnp.float32)
     step = make_eval_step(model, views=TEST_VIEWS["shifts"])
     args = (state.params, state.model_state, data, index, weight)
     default = step.lower(*args).compile(DEFAULT_EMITTERS)
     assert same_bits(step(*args), default(*args))
+
+
+def test_steps_on_a_cpu_take_the_step_options():
+    import jax
+
+    from nn.runtime import STEP, step_options
+
+    if jax.devices()[0].platform != "cpu":
+        pytest.skip("the options are XLA's CPU backend's")
+    assert step_options() == STEP and step_options() is not STEP  # a copy: STEP stays as it is
