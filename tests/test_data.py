@@ -21,7 +21,7 @@ from data import (
     load_dataset,
 )
 from data.idx import IMAGES_MAGIC, LABELS_MAGIC, decode_idx, encode_idx, read_idx, write_idx
-from data.load import ALIGNMENT, aligned_empty, aligned_rows, subset
+from data.load import ALIGNMENT, subset
 from data.registry import MNIST, DataFile, DatasetInfo
 from nn.batches import batches, num_batches
 
@@ -167,21 +167,6 @@ def test_loader_shapes_dtypes_split_and_standardisation(tiny):
     np.testing.assert_array_equal(again.y_val, s.y_val)
     with pytest.raises(ValueError, match="validation_size"):
         load_dataset("tiny", root, download=False, validation_size=12)
-
-
-@given(
-    shape=st.lists(st.integers(0, 40), min_size=1, max_size=4).map(tuple),
-    dtype=st.sampled_from([np.float32, np.uint8, np.int32, np.float64]),
-)
-def test_aligned_arrays_start_on_the_boundary_whatever_their_size(shape, dtype):
-    x = aligned_empty(shape, dtype)
-    assert x.shape == shape and x.dtype == dtype and x.flags.c_contiguous and x.flags.writeable
-    assert x.ctypes.data % ALIGNMENT == 0
-    source = np.arange(np.prod(shape) * 2, dtype=dtype).reshape(2 * shape[0], *shape[1:])
-    rows = np.arange(0, 2 * shape[0], 2)
-    taken = aligned_rows(source, rows)
-    assert taken.ctypes.data % ALIGNMENT == 0
-    np.testing.assert_array_equal(taken, source[rows])
 
 
 def test_a_cpu_device_takes_the_loaded_images_without_a_copy(tiny):
