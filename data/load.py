@@ -75,10 +75,10 @@ def aligned_empty(shape: tuple[int, ...], dtype: npt.DTypeLike) -> np.ndarray:
     return raw[start : start + size].view(dtype).reshape(shape)
 
 
-def aligned_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The rows ``rows`` of ``x`` (as ``x[rows]``), in a new ``aligned_empty`` array."""
-    out = aligned_empty((len(rows), *x.shape[1:]), x.dtype)
-    np.take(x, rows, axis=0, out=out)
+def aligned_copy(x: np.ndarray) -> np.ndarray:
+    """A copy of ``x`` in a new ``aligned_empty`` array."""
+    out = aligned_empty(x.shape, x.dtype)
+    out[...] = x
     return out
 
 
@@ -123,9 +123,9 @@ def hold_out(ds: Dataset, n: int, *, seed: int) -> Dataset:
     order = np.random.default_rng(seed).permutation(len(ds.y_train))
     val, train = order[:n], np.sort(order[n:])
     return ds._replace(
-        x_val=aligned_rows(ds.x_train, val),
+        x_val=aligned_copy(ds.x_train[val]),
         y_val=ds.y_train[val],
-        x_train=aligned_rows(ds.x_train, train),
+        x_train=aligned_copy(ds.x_train[train]),
         y_train=ds.y_train[train],
     )
 
@@ -145,8 +145,7 @@ def standardized(ds: Dataset) -> Dataset:
 def subset(ds: Dataset, n: int) -> Dataset:
     """The first ``n`` training and ``n`` test examples (for quick runs and smoke tests), copied:
     a device that shared a view of the full split would keep all of it alive."""
-    first = np.arange(min(n, len(ds.y_train))), np.arange(min(n, len(ds.y_test)))
     return ds._replace(
-        x_train=aligned_rows(ds.x_train, first[0]), y_train=ds.y_train[:n],
-        x_test=aligned_rows(ds.x_test, first[1]), y_test=ds.y_test[:n],
+        x_train=aligned_copy(ds.x_train[:n]), y_train=ds.y_train[:n],
+        x_test=aligned_copy(ds.x_test[:n]), y_test=ds.y_test[:n],
     )  # fmt: skip
