@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from experiments.recipes import best, cnn, fast
 from nn import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
 from nn.layer import pair
 
@@ -21,6 +22,15 @@ def keras_convnet() -> Sequential:
     """The Keras mnist_convnet in this project's layers (34,826 parameters, as in Keras)."""
     return Sequential([Conv2D(32, 3), ReLU(), MaxPool2D(2), Conv2D(64, 3), ReLU(), MaxPool2D(2),
                        Flatten(), Dropout(0.5), Dense(10)])  # fmt: skip
+
+
+# The networks the benchmarks time (benchmarks.train, benchmarks.step_profile), by name
+MODELS: dict[str, Callable[[], Sequential]] = {
+    KERAS_CONVNET: keras_convnet,
+    "default": lambda: cnn.build_model(10),  # experiments.cnn
+    "fast": lambda: fast.build_model(10),  # experiments.fast
+    "best": lambda: best.build_model(10),  # experiments.best
+}
 
 
 def torch_model(  # noqa: ANN201  (a torch.nn.Sequential)

@@ -29,13 +29,12 @@ from benchmarks.flops import (
 )
 from benchmarks.peers import (
     KERAS_CONVNET,
-    keras_convnet,
+    MODELS,
     keras_trainer,
     missing_note,
     torch_trainer,
 )
 from benchmarks.timing import block, machine, write_json
-from experiments.recipes import best, cnn, fast
 from nn import Sequential
 from nn.batches import DeviceArrays, batches, to_device
 from nn.precision import PRECISIONS, with_precision
@@ -44,13 +43,6 @@ from nn.train import EpochSums, MicroBatch, adam, init_state, make_train_step, r
 __all__ = ["Product", "main", "products", "training_flops"]
 
 PEAK_N, PEAK_REPS = 1024, 8  # a peak window: 8 products of 1024^3 (17 GFLOP)
-
-MODELS: dict[str, Callable[[], Sequential]] = {
-    KERAS_CONVNET: keras_convnet,
-    "default": lambda: cnn.build_model(10),  # experiments.cnn
-    "fast": lambda: fast.build_model(10),  # experiments.fast
-    "best": lambda: best.build_model(10),  # experiments.best
-}
 
 
 def ours_window(
