@@ -111,8 +111,13 @@ def profile(model_name: str, batch: int, steps: int) -> dict:
 
 def report(r: dict, top: int) -> str:
     capacity, busy = r["busy_ms"] + r["idle_ms"], r["busy_ms"]
+    pieces = (
+        "whole batches"
+        if r["chunk"] == r["batch"]
+        else f"chunks of {r['chunk']}, {CHUNKS_AT_ONCE} at a time"
+    )
     lines = [
-        f"{r['model']}, batch {r['batch']} (chunks of {r['chunk']}, {CHUNKS_AT_ONCE} at a time): "
+        f"{r['model']}, batch {r['batch']} ({pieces}): "
         f"{r['untraced_ms']:.2f} ms a step ({r['img_per_s']:,.0f} img/s), {r['traced_ms']:.2f} "
         f"traced; {r['ops_per_step']:.0f} operations a step",
         f"thread time while traced: {r['cores']} cores x {r['traced_ms']:.2f} ms = "
