@@ -15,13 +15,15 @@ from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: frames in it are "ours"
 LAYER_METHOD = re.compile(r"^(?!Sequential\.)[A-Z]\w*\.(forward|backward)$")
-CONTROL_FLOW = ("while", "call", "conditional")  # their bodies run as operations of their own
 
 
 class Operation(NamedTuple):
     opcode: str  # "fusion", "dot", "concatenate", ...
     product: bool  # a matrix product: a dot, or a library fusion around one (YNNPACK, oneDNN)
     part: str  # where in our code it came from, e.g. "Conv2D.backward > place_window"
+    # a loop or a call whose body runs as operations of its own (XLA's small calls, such as
+    # jax.random's key splits, run as one kernel instead)
+    control_flow: bool
 
 
 def table(text: str, name: str) -> list[str]:
@@ -53,10 +55,10 @@ def frame_chains(text: str) -> dict[int, list[tuple[str, str]]]:
     chains: dict[int, list[tuple[str, str]]] = {}
     for start in frames:
         chain, frame = [], start
-        while frame in frames and len(chain) < 64:
+        while frame in frames and len(chain) < 64:  # 64: a guard against a cycle
             loc, parent = frames[frame]
             chain.append(locs.get(loc, ("?", "?")))
-            frame = parent - 1  # the text counts parents from 1; 0 is "none"
+            frame = parent - 1  # the text prints the parent's id plus 1 (1: no parent)
         chains[start] = chain
     return chains
 
@@ -72,15 +74,20 @@ def part_of(chain: list[tuple[str, str]]) -> str:
     ]
     ours = [(f, fn) for f, fn in ours if not fn.endswith(("<listcomp>", "<genexpr>"))]
     layer = next((i for i, (_, fn) in enumerate(ours) if LAYER_METHOD.match(fn)), None)
-    if layer is not None:  # the helper called by the layer method, if any
-        method = ours[layer][1]
+    if layer is not None:  # the helper called by the layer method, if any; nn/precision.py's
+        method = ours[layer][1]  # matmul and operand are the product itself, not a helper
         helper = ours[layer - 1][1].split(".")[-1] if layer > 0 else None
         return method if helper in (None, "matmul", "operand") else f"{method} > {helper}"
-    if any("optax" in f for f, _ in chain[:3]):
+    if any("optax" in f for f, _ in chain[:3]):  # optax's own frames come first
         return "optax (the optimizer update)"
     if ours:
         return f"{ours[0][0]}: {ours[0][1]}"
     return "other"
+
+
+def module_name(text: str) -> str:
+    """The program's name, as the profiler's events give it (``args.hlo_module``)."""
+    return text.split(None, 2)[1].rstrip(",")
 
 
 def operations(text: str) -> dict[str, Operation]:
@@ -94,5 +101,8 @@ def operations(text: str) -> dict[str, Operation]:
         part = part_of(chains.get(int(frame.group(1)), [])) if frame else "other"
         if "threefry" in line or "random_bits" in line:  # jax.random's jitted helpers keep the
             part = "jax.random (keys, dropout bits)"  # stack of their first trace: name them
-        ops[name] = Operation(opcode, product, part)
+        control_flow = opcode in ("while", "conditional") or (
+            opcode == "call" and "xla_cpu_small_call" not in line
+        )
+        ops[name] = Operation(opcode, product, part, control_flow)
     return ops

@@ -1,7 +1,8 @@
 """Our networks in the peers people would use instead: PyTorch (CPU), translated layer by layer
 from any of our recipes' networks, and Keras 3 on its JAX backend (the Keras convnet), with the
 same architecture, Glorot-uniform/zero initialisation, Adam and loss.
-A peer that is not installed is skipped with a note, never an error."""
+A peer that is not installed is skipped with a note, never an error. ``MODELS`` names the
+networks the benchmarks time."""
 
 from __future__ import annotations
 

@@ -5,20 +5,20 @@ ours that made it (benchmarks/hlo_sources.py): the layer method, and the helper 
     python -m benchmarks.step_profile [--model default] [--batch-size 128] [--steps 16]
                                       [--top 20] [--json PATH]
 
-Times are thread time: the operations' durations summed over the threads that run them (XLA's
-CPU runtime runs independent operations side by side and splits large ones across the cores).
-"idle" is what the cores had and no operation used: the runtime's own work between operations,
-waits for a dependency, and the dispatch of the step. The profiler slows the step down (both
-timings are printed), mostly by adding to the idle time; each part's share is of the operations'
-time.
+On a CPU. Times are thread time, summed over the threads (XLA's CPU runtime runs independent
+operations side by side and splits large ones across the cores). Each operation counts the
+median of its runs, so that a run the machine's other work interrupted does not; each part's
+share is of the operations' time. The cores' time while traced splits three ways
+(benchmarks/trace_times.py): the operations' spans; other work of the thread pool (the runtime
+between operations, and the pool tasks of Eigen's products, which return before their work is
+done, so that their spans hold only the dispatch); idle, when no thread had work (a dependency
+not yet computed, the step's dispatch, and on a shared machine, other processes). The profiler
+slows the step down: both timings are printed.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
-import gzip
-import json
 import os
 import statistics
 import tempfile
@@ -29,36 +29,18 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from benchmarks.hlo_sources import CONTROL_FLOW, operations
+from benchmarks.hlo_sources import module_name, operations
 from benchmarks.peers import MODELS
 from benchmarks.timing import machine, write_json
+from benchmarks.trace_times import busy_seconds, op_runs, op_spans, read_trace
 from nn.batches import batches, to_device
 from nn.micro_batch import CHUNKS_AT_ONCE, chunk_size, resolve_micro_batch
 from nn.train import EpochSums, adam, init_state, make_train_step
 
 
-def op_seconds(trace_dir: Path, names: set[str]) -> tuple[dict[str, float], dict[str, int]]:
-    """Seconds of one run of each operation named in ``names`` (the median over its runs, so
-    that a run the virtual machine's neighbours interrupted does not count; the profiler writes
-    an operation's span and an "end: NAME" marker, both count), and how many times it ran."""
-    (path,) = Path(trace_dir).rglob("perfetto_trace.json.gz")
-    spans: dict[str, list[float]] = collections.defaultdict(list)
-    ends: dict[str, list[float]] = collections.defaultdict(list)
-    with gzip.open(path) as f:
-        events = json.load(f)["traceEvents"]
-    for e in events:
-        name = e.get("name", "")
-        base = name.removeprefix("end: ")
-        if e.get("ph") == "X" and base in names:
-            (spans if base == name else ends)[base].append(e["dur"] / 1e6)
-    seconds = {
-        k: statistics.median(v) + (statistics.median(ends[k]) if ends[k] else 0.0)
-        for k, v in spans.items()
-    }
-    return seconds, {k: len(v) for k, v in spans.items()}
-
-
 def profile(model_name: str, batch: int, steps: int) -> dict:
+    """Time ``steps`` train steps of the named network at ``batch``, then trace as many; return
+    the timings and, per part of our code, its operations' ms a step (the JSON fields)."""
     model, optimizer = MODELS[model_name](), adam(1e-3)
     state = init_state(model, optimizer, (28, 28, 1), seed=0)
     rng = np.random.default_rng(0)
@@ -69,15 +51,16 @@ def profile(model_name: str, batch: int, steps: int) -> dict:
     step = make_train_step(model, optimizer).lower(
         state, sums, data, plan[0].index, plan[0].weight
     ).compile()  # fmt: skip
-    ops = operations(step.as_text())
+    text = step.as_text()
+    ops = operations(text)
 
     def run(count: int) -> float:
+        """Seconds a step over ``count`` steps."""
         nonlocal state, sums
         start = time.perf_counter()
         for i in range(count):
-            state, sums = step(
-                state, sums, data, plan[i % len(plan)].index, plan[i % len(plan)].weight
-            )
+            b = plan[i % len(plan)]
+            state, sums = step(state, sums, data, b.index, b.weight)
         jax.block_until_ready(sums)
         return (time.perf_counter() - start) / count
 
@@ -85,24 +68,31 @@ def profile(model_name: str, batch: int, steps: int) -> dict:
     untraced = run(steps)
     with tempfile.TemporaryDirectory() as tmp:
         with jax.profiler.trace(tmp, create_perfetto_trace=True):
-            traced = run(steps)
-        seconds, runs = op_seconds(
-            Path(tmp), {k for k, o in ops.items() if o.opcode not in CONTROL_FLOW}
-        )
-    parts: dict[str, dict] = {}
-    for name, s in seconds.items():
-        op, per_step = ops[name], runs[name] / steps
-        p = parts.setdefault(op.part, {"ms": 0.0, "products_ms": 0.0, "ops": 0})
-        p["ms"] += 1e3 * s * per_step
-        p["products_ms"] += 1e3 * s * per_step if op.product else 0.0
-        p["ops"] += per_step
+            run(steps)
+        events = read_trace(Path(tmp))
+    spans = [e for e in op_spans(events, module_name(text)) if not ops[e["name"]].control_flow]
+    if not spans:
+        raise RuntimeError("the trace holds no operation of the train step")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    busy = sum(p["ms"] for p in parts.values())
+    window, on_ops, busy = busy_seconds(events, spans, cores)
+    parts: dict[str, dict] = {}
+    for name, runs in op_runs(spans).items():
+        op, per_step = ops[name], len(runs) / steps
+        ms = 1e3 * statistics.median(runs) * per_step  # a step's worth of this operation
+        part = parts.setdefault(op.part, {"ms": 0.0, "products_ms": 0.0, "ops": 0.0})
+        part["ms"] += ms
+        part["products_ms"] += ms if op.product else 0.0
+        part["ops"] += per_step
     chunk = chunk_size(batch, None if model.mixes_batch else resolve_micro_batch("auto"))
     return {
         "model": model_name, "batch": batch, "chunk": chunk, "steps": steps, "cores": cores,
-        "untraced_ms": 1e3 * untraced, "traced_ms": 1e3 * traced,
-        "img_per_s": batch / untraced, "busy_ms": busy, "idle_ms": cores * 1e3 * traced - busy,
+        "untraced_ms": 1e3 * untraced, "traced_ms": 1e3 * window / steps,
+        "img_per_s": batch / untraced,
+        "operations_ms": sum(p["ms"] for p in parts.values()),  # medians: the parts' sum
+        # the cores' time while traced, three ways (benchmarks/trace_times.py's core_time)
+        "spans_ms": 1e3 * on_ops / steps,  # the operations' spans as they ran
+        "other_work_ms": 1e3 * (busy - on_ops) / steps,  # the thread pool outside any span
+        "idle_ms": 1e3 * (cores * window - busy) / steps,
         "products_ms": sum(p["products_ms"] for p in parts.values()),
         "ops_per_step": sum(p["ops"] for p in parts.values()),
         "parts": dict(sorted(parts.items(), key=lambda kv: -kv[1]["ms"])),
@@ -110,22 +100,24 @@ def profile(model_name: str, batch: int, steps: int) -> dict:
 
 
 def report(r: dict, top: int) -> str:
-    capacity, busy = r["busy_ms"] + r["idle_ms"], r["busy_ms"]
+    """The profile as text: the step, the cores' time three ways, then the ``top`` parts."""
+    capacity = r["cores"] * r["traced_ms"]
     pieces = (
         "whole batches"
         if r["chunk"] == r["batch"]
         else f"chunks of {r['chunk']}, {CHUNKS_AT_ONCE} at a time"
     )
+    share = {k: 100 * r[k] / capacity for k in ("spans_ms", "other_work_ms", "idle_ms")}
+    ops_ms = r["operations_ms"]
     lines = [
-        f"{r['model']}, batch {r['batch']} ({pieces}): "
-        f"{r['untraced_ms']:.2f} ms a step ({r['img_per_s']:,.0f} img/s), {r['traced_ms']:.2f} "
-        f"traced; {r['ops_per_step']:.0f} operations a step",
-        f"thread time while traced: {r['cores']} cores x {r['traced_ms']:.2f} ms = "
-        f"{capacity:.2f} ms a step, of which the operations {busy:.2f} ms "
-        f"({100 * busy / capacity:.0f}%) and idle {r['idle_ms']:.2f} ms (the runtime between "
-        "operations, waits for a dependency)",
-        f"matrix products: {r['products_ms']:.2f} ms, {100 * r['products_ms'] / busy:.0f}% of the "
-        "operations' time",
+        f"{r['model']}, batch {r['batch']} ({pieces}): {r['untraced_ms']:.2f} ms a step "
+        f"({r['img_per_s']:,.0f} img/s), {r['traced_ms']:.2f} traced; "
+        f"{r['ops_per_step']:.0f} operations a step",
+        f"the cores' time while traced, {r['cores']} x {r['traced_ms']:.2f} ms a step: operations "
+        f"{share['spans_ms']:.0f}%, other work of the thread pool {share['other_work_ms']:.0f}%, "
+        f"idle {share['idle_ms']:.0f}%",
+        f"operations (median runs): {ops_ms:.2f} ms a step, of which matrix products "
+        f"{r['products_ms']:.2f} ({100 * r['products_ms'] / ops_ms:.0f}%)",
         f"{'part (the code that made the operations)':<46}{'ms/step':>9}{'share':>7}"
         f"{'products':>10}{'ops/step':>10}",
     ]
@@ -137,13 +129,14 @@ def report(r: dict, top: int) -> str:
         })]  # fmt: skip
     for name, p in rows:
         lines.append(
-            f"{name:<46}{p['ms']:>9.3f}{100 * p['ms'] / busy:>6.1f}%"
+            f"{name:<46}{p['ms']:>9.3f}{100 * p['ms'] / ops_ms:>6.1f}%"
             f"{p['products_ms']:>10.3f}{p['ops']:>10.1f}"
         )
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
+    """Parse the options, profile, print the report; returns the JSON result."""
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.step_profile",
         description=__doc__,
@@ -155,8 +148,12 @@ def main(argv: Sequence[str] | None = None) -> dict:
     ap.add_argument("--top", type=int, default=20, help="parts listed; the rest are summed")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = ap.parse_args(argv)
-    if args.batch_size < 1 or args.steps < 1:
-        ap.error("--batch-size and --steps must be at least 1")
+    for flag in ("batch_size", "steps", "top"):
+        if getattr(args, flag) < 1:
+            ap.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
+    if jax.default_backend() != "cpu":
+        ap.error(f"profiles a CPU step (XLA's CPU runtime); this machine runs on "
+                 f"{jax.default_backend()}: set JAX_PLATFORMS=cpu")  # fmt: skip
     print(f"Machine: {machine()}")
     result = {
         "benchmark": "step_profile",
