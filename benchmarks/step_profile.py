@@ -9,11 +9,11 @@ On a CPU. Times are thread time, summed over the threads (XLA's CPU runtime runs
 operations side by side and splits large ones across the cores). Each operation counts the
 median of its runs, so that a run the machine's other work interrupted does not; each part's
 share is of the operations' time. The cores' time while traced splits three ways
-(benchmarks/trace_times.py): the operations' spans; other work of the thread pool (the runtime
-between operations, and the pool tasks of Eigen's products, which return before their work is
-done, so that their spans hold only the dispatch); idle, when no thread had work (a dependency
-not yet computed, the step's dispatch, and on a shared machine, other processes). The profiler
-slows the step down: both timings are printed.
+(benchmarks/trace_times.py): the operations' spans; other work of the thread pool (the runtime's
+executor between operations: its bookkeeping and its waits for an operation's inputs, and the
+pool tasks of Eigen's products, which return before their work is done, so that their spans hold
+only the dispatch); idle, when no thread had a task (the step's dispatch, and on a shared
+machine, other processes). The profiler slows the step down: both timings are printed.
 """
 
 from __future__ import annotations
