@@ -15,7 +15,7 @@ from jax import lax
 from benchmarks.timing import block, median_seconds
 from nn import Conv2D, Dense, Sequential
 from nn.layer import pair
-from nn.train import MicroBatch, chunk_size, resolve_micro_batch
+from nn.micro_batch import MicroBatch, chunk_size, step_micro_batch
 
 
 class Product(NamedTuple):
@@ -76,7 +76,7 @@ def matmul_ceiling(
     layer's forward, weight-gradient and input-gradient products, in the layouts the layers use
     (P @ W, P.T @ dy, dy @ W.T), at the shapes of one micro-batch chunk, in one jitted call. No
     implementation built on these XLA products can train faster, whatever it does elsewhere."""
-    chunk = chunk_size(batch, resolve_micro_batch(micro_batch))
+    chunk = chunk_size(batch, step_micro_batch(micro_batch, mixes_batch=model.mixes_batch))
     rng = np.random.default_rng(0)
     found = products(model, in_shape)
     operands = []

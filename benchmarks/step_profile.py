@@ -34,7 +34,7 @@ from benchmarks.peers import MODELS
 from benchmarks.timing import machine, write_json
 from benchmarks.trace_times import busy_seconds, op_runs, op_spans, read_trace
 from nn.batches import batches, to_device
-from nn.micro_batch import CHUNKS_AT_ONCE, chunk_size, resolve_micro_batch
+from nn.micro_batch import CHUNKS_AT_ONCE, chunk_size, step_micro_batch
 from nn.train import EpochSums, adam, init_state, make_train_step
 
 
@@ -83,7 +83,7 @@ def profile(model_name: str, batch: int, steps: int) -> dict:
         part["ms"] += ms
         part["products_ms"] += ms if op.product else 0.0
         part["ops"] += per_step
-    chunk = chunk_size(batch, None if model.mixes_batch else resolve_micro_batch("auto"))
+    chunk = chunk_size(batch, step_micro_batch("auto", mixes_batch=model.mixes_batch))
     return {
         "model": model_name, "batch": batch, "chunk": chunk, "steps": steps, "cores": cores,
         "untraced_ms": 1e3 * untraced, "traced_ms": 1e3 * window / steps,

@@ -37,8 +37,9 @@ from benchmarks.peers import (
 from benchmarks.timing import block, machine, write_json
 from nn import Sequential
 from nn.batches import DeviceArrays, batches, to_device
+from nn.micro_batch import MicroBatch, resolve_micro_batch
 from nn.precision import PRECISIONS, with_precision
-from nn.train import EpochSums, MicroBatch, adam, init_state, make_train_step, resolve_micro_batch
+from nn.train import EpochSums, adam, init_state, make_train_step
 
 __all__ = ["Product", "main", "products", "training_flops"]
 

@@ -44,6 +44,14 @@ def resolve_micro_batch(micro_batch: MicroBatch, mesh: Mesh | None = None) -> in
     return default_micro_batch(device_platform(mesh))
 
 
+def step_micro_batch(
+    micro_batch: MicroBatch, *, mixes_batch: bool, mesh: Mesh | None = None
+) -> int | None:
+    """The chunk limit of a train step: None (whole batches) for a model with batch statistics,
+    whose layers must see the whole batch; ``resolve_micro_batch`` otherwise."""
+    return None if mixes_batch else resolve_micro_batch(micro_batch, mesh)
+
+
 def chunk_size(batch: int, micro_batch: int | None) -> int:
     """The largest divisor of ``batch`` that is at most ``micro_batch`` (the whole batch when
     micro-batching is off, the batch is small, or no divisor above micro_batch/2 exists)."""

@@ -37,7 +37,7 @@ from jax.sharding import Mesh
 from nn.batches import DeviceArrays
 from nn.epoch_sums import EpochSums
 from nn.losses import cross_entropy, softmax_cross_entropy, softmax_cross_entropy_backward
-from nn.micro_batch import CHUNKS_AT_ONCE, MicroBatch, chunk_size, resolve_micro_batch
+from nn.micro_batch import CHUNKS_AT_ONCE, MicroBatch, chunk_size, step_micro_batch
 from nn.model import ModelParams, ModelState, Sequential
 from nn.parallel import AXIS, sharded
 from nn.runtime import INIT, step_options
@@ -139,7 +139,7 @@ def make_train_step(
     On a CPU, without augmentation or batch statistics, the step is compiled with XLA options
     (nn/runtime.py's ``step_options``): call it at the top level, not inside another ``jax.jit``.
     """
-    micro_batch = None if model.mixes_batch else resolve_micro_batch(micro_batch, mesh)
+    micro_batch = step_micro_batch(micro_batch, mixes_batch=model.mixes_batch, mesh=mesh)
     parallel = mesh is not None and mesh.size > 1
     if parallel:
         model = model.with_axis_name(AXIS)
